@@ -1,0 +1,156 @@
+"""Timing: warm-up, interleaved rounds, p50/p90/p99, real-sentence throughput, peak memory.
+
+Models are timed in interleaved rounds (A B C A B C …) in one process, so a slow spell of a noisy machine hits
+every model alike and ratios between them stay meaningful. Peak RSS is read in a fresh subprocess per model,
+since a process's peak memory cannot be attributed to one of several models it loaded. Nothing here decides
+pass or fail (gates.py does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+Runner = Callable[[dict[str, np.ndarray]], object]
+
+
+def fixed_input(
+    encode: Callable[[list[str]], dict[str, np.ndarray]], texts: list[str], batch: int, seq: int
+) -> dict[str, np.ndarray]:
+    """Real token ids, exactly `seq` long and unpadded, repeated `batch` times (sentences joined until long enough)."""
+    joined, i = "", 0
+    while i < len(texts) * 50:
+        joined += " " + texts[i % len(texts)]
+        i += 1
+        feeds = encode([joined])
+        if feeds["input_ids"].shape[1] >= seq:
+            break
+    else:
+        raise ValueError("texts too short to build a fixed-length benchmark input")
+    return {k: np.repeat(v[:, :seq], batch, axis=0) for k, v in feeds.items()}
+
+
+def summarise(samples_ms: list[float]) -> dict:
+    a = np.asarray(samples_ms)
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p90_ms": round(float(np.percentile(a, 90)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "mean_ms": round(float(a.mean()), 3),
+        "n": len(a),
+    }
+
+
+def time_interleaved(
+    runners: dict[str, Runner],
+    feeds: dict[str, np.ndarray],
+    warmup: int,
+    iterations: int,
+    rounds: int = 10,
+    settle_s: float = 0.05,
+    track=None,
+) -> dict[str, dict]:
+    """Per-call latencies of each runner, `iterations` calls each, spread over `rounds` interleaved rounds.
+
+    ONNX Runtime's and torch's thread pools spin for a while after a call; on a small machine the previous
+    model's spinning threads steal cores from the next one (measured here: a 3-layer model read 16 ms interleaved
+    vs 8.5 ms alone). So each switch pauses `settle_s` and makes one untimed call before timing.
+    """
+    for run in runners.values():
+        for _ in range(warmup):
+            run(feeds)
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    per_round = max(1, iterations // rounds)
+    round_iter = range(rounds) if track is None else track(range(rounds), "timing rounds", rounds)
+    for r in round_iter:
+        names = list(runners) if r % 2 == 0 else list(reversed(runners))
+        for name in names:
+            run = runners[name]
+            time.sleep(settle_s)
+            run(feeds)
+            for _ in range(per_round):
+                start = time.perf_counter()
+                run(feeds)
+                samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: summarise(s) for name, s in samples.items()}
+
+
+def throughput(
+    run: Runner, encode: Callable[[list[str]], dict[str, np.ndarray]], texts: list[str], batch_size: int = 1
+) -> float:
+    """Sentences per second over real texts, each batch padded to its longest member (batch 1: no padding)."""
+    feeds = [encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    run(feeds[0])
+    start = time.perf_counter()
+    for f in feeds:
+        run(f)
+    return round(len(texts) / (time.perf_counter() - start), 1)
+
+
+# Linux keeps ru_maxrss across execve, so a child forked from a large parent reports the parent's peak;
+# VmHWM belongs to the new address space. ru_maxrss is the fallback where /proc is absent (macOS).
+_RSS_PROBE = """
+import json, resource, sys
+from pathlib import Path
+from edgebert.runtime import TextClassifier
+a = json.loads(sys.argv[1])
+clf = TextClassifier.from_files(a["model"], a["tokenizer"], a["labels"], a["max_length"], threads=a["threads"])
+clf.logits(a["texts"], batch_size=1)
+status = Path("/proc/self/status")
+lines = status.read_text().splitlines() if status.exists() else []
+hwm = [line.split()[1] for line in lines if line.startswith("VmHWM")]
+print(hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(
+    model: Path, tokenizer: Path, labels: list[str], max_length: int, texts: list[str], threads: int
+) -> float:
+    """Peak resident memory (MB) of a fresh process that loads the model and classifies `texts` at batch 1."""
+    args = json.dumps(
+        {
+            "model": str(model),
+            "tokenizer": str(tokenizer),
+            "labels": labels,
+            "max_length": max_length,
+            "texts": texts[:64],
+            "threads": threads,
+        }
+    )
+    out = subprocess.run([sys.executable, "-c", _RSS_PROBE, args], capture_output=True, text=True, check=True)
+    return round(int(out.stdout.strip().splitlines()[-1]) / 1024, 1)
+
+
+def torch_runner(model) -> Runner:
+    import torch
+
+    def run(feeds: dict[str, np.ndarray]) -> object:
+        with torch.inference_mode():
+            return model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits
+
+    return run
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Set torch's intra-op threads for a block and restore them after (the library changes no global for good)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def onnx_runner(session) -> Runner:
+    names = {i.name for i in session.get_inputs()}
+    return lambda feeds: session.run(None, {k: v for k, v in feeds.items() if k in names})

@@ -1,0 +1,120 @@
+"""The `edgebert` command: parse arguments, call one library function, print. No logic lives here.
+
+Exit codes: 0 success · 1 unexpected bug · 2 bad input (recipe, data, files, arguments) · 3 a gate failed ·
+4 a stage could not produce a trustworthy result. Importing this module loads neither torch nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from edgebert import __version__
+from edgebert.errors import EdgebertError
+
+
+def _friendly(fn):
+    """Library errors become one line on stderr and their exit code; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _user_errors() as e:
+            click.secho(f"error: {e}", fg="red", err=True)
+            sys.exit(getattr(e, "exit_code", 2))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgebert")
+def main() -> None:
+    """Turn a BERT-family model into a small, fast, verified ONNX model."""
+    _quiet_libraries()
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Override a recipe field, e.g. --set distill.epochs=1 (repeatable).",
+)
+@click.option("--from", "from_stage", metavar="STAGE", help="Rerun this stage and every later one.")
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where run folders go (runs/<recipe name>/<stage>/).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the resolved recipe and exit.")
+@_friendly
+def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, runs_dir: Path, dry_run: bool) -> None:
+    """Run RECIPE: teacher, distill, export, quantize, evaluate, benchmark, package, report, gates.
+
+    Finished stages are kept and skipped on a re-run. Exits 3 when a gate fails, after writing everything.
+    """
+    from edgebert.recipe import load_recipe, recipe_to_yaml
+
+    resolved = load_recipe(recipe, overrides)
+    if dry_run:
+        click.echo(recipe_to_yaml(resolved), nl=False)
+        return
+    from edgebert.pipeline import compress as run_compress
+    from edgebert.reporting import RichReporter
+
+    reporter = RichReporter()
+    outcome = run_compress(resolved, runs_dir, reporter, from_stage)
+    for verdict in outcome.verdicts:
+        click.secho(verdict.line(), fg="green" if verdict.passed else "red", err=True)
+    click.echo(f"dist:   {outcome.dist}\nreport: {outcome.report}", err=True)
+    if not outcome.passed:
+        failed = ", ".join(v.gate for v in outcome.verdicts if not v.passed)
+        click.secho(f"error: gate failed: {failed} (everything above was written)", fg="red", err=True)
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("dist", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--threads", type=int, default=None, help="Intra-op threads (default: ONNX Runtime's choice).")
+@_friendly
+def predict(dist: Path, texts: tuple[str, ...], threads: int | None) -> None:
+    """Classify TEXTS with the model in DIST; prints label, score and text, tab-separated."""
+    from edgebert.runtime import load
+
+    for text, p in zip(texts, load(dist, threads=threads).predict(list(texts)), strict=False):
+        click.echo(f"{p.label}\t{p.score:.4f}\t{text}")
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    # the runtime imports nothing from edgebert, so its DistError has its own base; look it up only if loaded
+    runtime = sys.modules.get("edgebert.runtime.classifier")
+    return (EdgebertError,) + ((runtime.DistError,) if runtime is not None else ())
+
+
+def _quiet_libraries() -> None:
+    # Only the CLI entry point configures logging and library chatter (the library never does).
+    import logging
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # third-party deprecation and tracer warnings are not the user's to act on; edgebert's own go via Reporter
+    warnings.simplefilter("ignore")
+    logging.basicConfig(level=logging.ERROR)
+    for name in ("optimum", "transformers", "onnxruntime", "neural_compressor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+if __name__ == "__main__":
+    main()

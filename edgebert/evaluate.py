@@ -1,0 +1,82 @@
+"""Metrics of ONNX models, measured through ONNX Runtime (the model that ships, not its PyTorch source).
+
+Accuracy carries a Wilson 95% interval; macro-F1 a seeded bootstrap 95% interval. `agreement` compares two
+models' predictions. Nothing here trains or times models.
+
+    >>> accuracy_with_ci(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]))
+    {'value': 0.75, 'low': 0.301, 'high': 0.954, 'n': 4}
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+def wilson(correct: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = correct / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
+    scores = []
+    for c in range(n_labels):
+        tp = np.sum((y_pred == c) & (y_true == c))
+        fp = np.sum((y_pred == c) & (y_true != c))
+        fn = np.sum((y_pred != c) & (y_true == c))
+        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+def accuracy_with_ci(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    correct = int(np.sum(y_true == y_pred))
+    low, high = wilson(correct, len(y_true))
+    return {
+        "value": round(correct / max(1, len(y_true)), 6),
+        "low": round(low, 3),
+        "high": round(high, 3),
+        "n": len(y_true),
+    }
+
+
+def macro_f1_with_ci(
+    y_true: np.ndarray, y_pred: np.ndarray, n_labels: int, seed: int = 0, resamples: int = 1000
+) -> dict:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y_true), size=(resamples, len(y_true)))
+    boot = [macro_f1(y_true[i], y_pred[i], n_labels) for i in idx]
+    return {
+        "value": round(macro_f1(y_true, y_pred, n_labels), 6),
+        "low": round(float(np.percentile(boot, 2.5)), 3),
+        "high": round(float(np.percentile(boot, 97.5)), 3),
+        "n": len(y_true),
+    }
+
+
+def classification_metrics(logits: np.ndarray, y_true: list[int], n_labels: int, seed: int = 0) -> dict:
+    y = np.asarray(y_true)
+    pred = logits.argmax(axis=1)
+    return {"accuracy": accuracy_with_ci(y, pred), "macro_f1": macro_f1_with_ci(y, pred, n_labels, seed)}
+
+
+def agreement(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
+    return float(np.mean(logits_a.argmax(axis=1) == logits_b.argmax(axis=1)))
+
+
+def gate_resolution_warning(n: int, accuracy: float, max_drop: float) -> str | None:
+    """A warning when the split is too small for an accuracy gate of `max_drop` to mean anything."""
+    low, high = wilson(round(accuracy * n), n)
+    half = (high - low) / 2
+    if half > max_drop:
+        return (
+            f"the test split has {n} examples: accuracy's 95% interval is ±{half * 100:.1f} points, wider than "
+            f"the accuracy gate's {max_drop * 100:.1f} points, so the gate cannot tell a real drop from noise"
+        )
+    return None

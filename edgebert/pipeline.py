@@ -1,0 +1,327 @@
+"""`compress`: run a recipe's stages in order, each into `runs/<name>/<stage>/`, skipping finished ones.
+
+    teacher -> distill -> export -> quantize -> evaluate -> benchmark -> package (dist/) -> report -> gates
+
+A stage's key hashes its own recipe section and the keys of the stages it reads, so editing `benchmark:`
+re-times models without retraining them. Stages are plain functions in `edgebert.stages`; this module only
+schedules them, names the models, and hands each its inputs. A prune stage slots in after distill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgebert.data import Dataset, fingerprint, load_data
+from edgebert.errors import RecipeError
+from edgebert.evaluate import gate_resolution_warning
+from edgebert.gates import Verdict, check_gates
+from edgebert.recipe import STAGES, Recipe, recipe_to_yaml
+from edgebert.reporting import Reporter
+from edgebert.runs import Run, stage_key
+
+
+@dataclass
+class Outcome:
+    run_dir: Path
+    dist: Path
+    report: Path
+    verdicts: list[Verdict]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+
+@dataclass
+class _Scheduler:
+    run: Run
+    forced: set[str]
+    reporter: Reporter
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def stage(
+        self, name: str, key_parts: list[str], work: Callable[[Path, dict], None], describe: Callable[[dict], str]
+    ) -> Path:
+        key = stage_key(name, *key_parts)
+        self.keys[name] = key
+        if name not in self.forced and self.run.done(name, key):
+            self.reporter.info(f"[dim]✓ {name:<9} kept from the last run: {describe(self.run.summary(name))}[/]")
+            return self.run.dir(name)
+        self.reporter.info(f"▶ {name}")
+        with self.run.stage(name, key) as (out, summary):
+            work(out, summary)
+        summary = self.run.summary(name)
+        self.reporter.info(f"✓ {name:<9} {describe(summary)} ({_duration(summary['seconds'])})")
+        return self.run.dir(name)
+
+
+def compress(
+    recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None, from_stage: str | None = None
+) -> Outcome:
+    """Run the recipe; returns where things are and the gate verdicts (the caller decides the exit code)."""
+    reporter = reporter or Reporter()
+    if from_stage is not None and from_stage not in STAGES:
+        raise RecipeError(f"--from {from_stage!r}: stages are {', '.join(STAGES)}")
+    data = load_data(recipe.data, recipe.path)
+    for note in data.notes:
+        reporter.warn(note)
+    sched = _Scheduler(
+        Run(Path(runs_dir) / recipe.name), set(STAGES[STAGES.index(from_stage) :]) if from_stage else set(), reporter
+    )
+    data_key = fingerprint(recipe.data, recipe.path)
+    teacher_dir = _train_stages(recipe, data, data_key, sched)
+    student_dir = sched.run.dir("distill") if recipe.distill else teacher_dir
+    student = "student" if recipe.distill else "teacher"
+    shipped = student if recipe.quantize.mode == "none" else f"{student}-int8"
+
+    def export(out: Path, summary: dict) -> None:
+        from edgebert.stages.export import run_export
+
+        texts = data.eval.texts[:16]
+        for name, folder in {"teacher": teacher_dir, "student": student_dir if recipe.distill else None}.items():
+            if folder is not None:
+                (out / name).mkdir()
+                summary[name] = run_export(
+                    folder,
+                    out / name,
+                    texts,
+                    recipe.data.max_length,
+                    recipe.export.opset,
+                    recipe.export.atol,
+                    recipe.teacher.trust_remote_code,
+                )
+
+    export_dir = sched.stage(
+        "export",
+        [recipe.section_hash("export"), sched.keys["distill"]],
+        export,
+        lambda s: (
+            f"max |Δlogit| {max(v['plain']['max_abs_diff'] for v in s.values() if isinstance(v, dict)):.1e}, "
+            f"fused ops {s[student]['fused']['fusions_offline']}"
+        ),
+    )
+
+    def quantize(out: Path, summary: dict) -> None:
+        from edgebert.stages.quantize import run_quantize
+
+        summary.update(
+            run_quantize(export_dir / "student" if recipe.distill else export_dir / "teacher", out, recipe.quantize)
+        )
+
+    quant_dir = sched.stage(
+        "quantize",
+        [recipe.section_hash("quantize"), sched.keys["export"]],
+        quantize,
+        lambda s: f"{s['mode']} from the {s['source']} export, {s['bytes'] / 1e6:.1f} MB",
+    )
+    models = {"teacher": export_dir / "teacher" / "model.onnx"}
+    if recipe.distill:
+        models["student"] = export_dir / "student" / "model.onnx"
+    if recipe.quantize.mode != "none":
+        models[shipped] = quant_dir / "model.onnx"
+
+    def evaluate(out: Path, summary: dict) -> None:
+        from edgebert.stages.evaluate import run_evaluate
+
+        summary.update(run_evaluate(models, shipped, teacher_dir, data, recipe.data.max_length, 0, reporter))
+
+    sched.stage(
+        "evaluate",
+        [sched.keys["quantize"], data_key],
+        evaluate,
+        lambda s: ", ".join(f"{n} {m['accuracy']['value']:.4f}" for n, m in s["models"].items()),
+    )
+    evaluation = sched.run.summary("evaluate")
+
+    def benchmark(out: Path, summary: dict) -> None:
+        from edgebert.stages.benchmark import run_benchmark
+
+        summary.update(
+            run_benchmark(
+                models,
+                teacher_dir,
+                data.test.texts,
+                list(data.labels),
+                recipe.data.max_length,
+                recipe.benchmark,
+                reporter,
+            )
+        )
+
+    threads = recipe.gates.latency.threads if recipe.gates.latency else recipe.benchmark.threads[-1]
+    sched.stage(
+        "benchmark",
+        [recipe.section_hash("benchmark"), sched.keys["quantize"]],
+        benchmark,
+        lambda s: ", ".join(f"{n} p50 {t['p50_ms']:.2f} ms" for n, t in s["fixed"][str(threads)].items()),
+    )
+    timings = sched.run.summary("benchmark")
+
+    manifest = _manifest(recipe, data, evaluation, timings, shipped, sched.run, threads)
+
+    def package(out: Path, summary: dict) -> None:
+        from edgebert.stages.package import write_dist
+
+        written = write_dist(out, models[shipped], student_dir, manifest)
+        summary.update(sha256=written["model"]["sha256"], bytes=written["model"]["bytes"])
+
+    dist = sched.stage(
+        "package",
+        [sched.keys["evaluate"], sched.keys["benchmark"], recipe.section_hash("name", "task")],
+        package,
+        lambda s: f"dist/ model {s['bytes'] / 1e6:.1f} MB, sha256 {s['sha256'][:12]}…",
+    )
+
+    shipped_mb = timings["file_mb"][shipped]
+    verdicts = check_gates(recipe.gates, evaluation, timings, shipped_mb)
+    if recipe.gates.accuracy is not None:
+        warning = gate_resolution_warning(
+            evaluation["n"], evaluation["models"][shipped]["accuracy"]["value"], recipe.gates.accuracy.max_drop
+        )
+        if warning:
+            reporter.warn(warning)
+
+    def report(out: Path, summary: dict) -> None:
+        from edgebert.report import model_rows, write_report
+
+        params = {
+            **{n: sched.run.summary("teacher").get("parameters") for n in ("teacher-pytorch", "teacher")},
+            **({"student": sched.run.summary("distill").get("parameters")} if recipe.distill else {}),
+        }
+        params[shipped] = params.get(student)
+        write_report(
+            out,
+            {
+                "name": recipe.name,
+                "machine": _machine(),
+                "threads": threads,
+                "models": model_rows(
+                    evaluation, timings, timings["file_mb"] | {"teacher-pytorch": None}, params, threads
+                ),
+                "evaluation": evaluation,
+                "benchmark": timings,
+                "stages": {
+                    s: sched.run.summary(s) | {"note": _note(s, sched.run)}
+                    for s in STAGES[:-1]
+                    if (sched.run.dir(s) / "stage.json").is_file()
+                },
+                "gates": [v.as_dict() for v in verdicts],
+                "warnings": list(reporter.warnings),
+                "manifest": manifest,
+            },
+        )
+
+    report_dir = sched.stage(
+        "report",
+        [
+            sched.keys["package"],
+            recipe.section_hash("gates"),
+            hashlib.sha256("\n".join(reporter.warnings).encode()).hexdigest(),
+        ],
+        report,
+        lambda s: "report.md, report.json, accuracy_vs_latency.png",
+    )
+    return Outcome(sched.run.root, dist, report_dir / "report.md", verdicts, list(reporter.warnings))
+
+
+def _train_stages(recipe: Recipe, data: Dataset, data_key: str, sched: _Scheduler) -> Path:
+    def teacher(out: Path, summary: dict) -> None:
+        from edgebert.stages.teacher import run_teacher
+
+        summary.update(run_teacher(recipe.teacher, recipe.data, data, out, recipe.path, sched.reporter))
+
+    teacher_dir = sched.stage(
+        "teacher",
+        [recipe.section_hash("teacher", "task"), data_key],
+        teacher,
+        lambda s: f"dev accuracy {s['dev_accuracy']:.4f}, {s['parameters']:,} parameters",
+    )
+    if recipe.distill is None:
+        sched.keys["distill"] = sched.keys["teacher"]
+        return teacher_dir
+
+    def distill(out: Path, summary: dict) -> None:
+        from edgebert.stages.distill import run_distill
+
+        summary.update(run_distill(recipe.distill, recipe.data, data, teacher_dir, out, sched.reporter))
+
+    sched.stage(
+        "distill",
+        [recipe.section_hash("distill"), sched.keys["teacher"], data_key],
+        distill,
+        lambda s: (
+            f"layers {s['layers']}, dev accuracy {s['dev_accuracy']:.4f} "
+            f"(at init {s['dev_accuracy_at_init']:.4f}), {s['parameters']:,} parameters"
+        ),
+    )
+    return teacher_dir
+
+
+def _manifest(
+    recipe: Recipe, data: Dataset, evaluation: dict, timings: dict, shipped: str, run: Run, threads: int
+) -> dict:
+    export = run.summary("export")
+    quant = run.summary("quantize")
+    part = "student" if recipe.distill else "teacher"
+    return {
+        "name": recipe.name,
+        "task": recipe.task,
+        "labels": list(data.labels),
+        "max_length": recipe.data.max_length,
+        "inputs": ["input_ids", "attention_mask", "token_type_ids"],
+        "outputs": ["logits"],
+        "opset": recipe.export.opset,
+        "quantization": quant,
+        "fusions": {
+            "offline": export[part]["fused"]["fusions_offline"],
+            "at_load_cpu_fp32": export[part]["plain"]["fusions_at_load"],
+        },
+        "metrics": {
+            "split": evaluation["split"],
+            "n": evaluation["n"],
+            "accuracy": evaluation["models"][shipped]["accuracy"],
+            "macro_f1": evaluation["models"][shipped]["macro_f1"],
+            "teacher_accuracy": evaluation["models"]["teacher"]["accuracy"],
+        },
+        "latency": {
+            "threads": threads,
+            "batch": timings["batch"],
+            "seq": timings["seq"],
+            **timings["fixed"][str(threads)][shipped],
+            "machine": _machine(),
+        },
+        "recipe_sha256": hashlib.sha256(recipe_to_yaml(recipe).encode()).hexdigest(),
+        "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
+    }
+
+
+def _note(stage: str, run: Run) -> str:
+    s = run.summary(stage)
+    return {
+        "teacher": lambda: f"dev {s.get('dev_accuracy', 0):.4f}",
+        "distill": lambda: f"layers {s.get('layers')}, dev {s.get('dev_accuracy', 0):.4f}",
+        "quantize": lambda: f"{s.get('mode')} ({s.get('source')})",
+    }.get(stage, lambda: "")()
+
+
+def _machine() -> str:
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 90 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"

@@ -1,0 +1,289 @@
+"""Recipes: frozen, versioned pydantic models read from YAML, with `--set a.b=value` overrides.
+
+A misspelt key is an error that names the key, the file and the nearest valid name; a wrong type names the
+field and what was expected. This module validates and resolves paths; it runs nothing.
+
+    >>> recipe = load_recipe("recipes/quickstart.yaml", overrides=["distill.epochs=1"])
+    >>> recipe.distill.epochs
+    1
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edgebert.errors import RecipeError
+
+RECIPE_VERSION = 1
+STAGES = ("teacher", "distill", "export", "quantize", "evaluate", "benchmark", "package", "report")
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSource(_Config):
+    """A split from the Hugging Face hub (needs network): `{hub: glue, config: sst2, split: validation}`."""
+
+    hub: str
+    config: str | None = None
+    split: str
+
+
+class DiskSource(_Config):
+    """A folder written by `datasets.save_to_disk`; `split` picks one split of a DatasetDict."""
+
+    disk: str
+    split: str | None = None
+
+
+Source = str | HubSource | DiskSource
+
+
+class DataConfig(_Config):
+    train: Source
+    eval: Source | None = None
+    test: Source | None = None
+    text: str | int = "sentence"
+    label: str | int = "label"
+    header: bool = True
+    max_length: int = Field(128, ge=8, le=4096)
+    eval_fraction: float = Field(0.1, gt=0, lt=1)
+
+
+class TrainConfig(_Config):
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(5e-5, gt=0)
+    batch_size: int = Field(32, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_train_samples: int | None = Field(None, ge=1)
+    seed: int = 42
+
+
+class TeacherConfig(_Config):
+    model: str
+    revision: str | None = None
+    trust_remote_code: bool = False
+    finetune: TrainConfig | None = None
+
+
+class LossWeights(_Config):
+    labels: float = Field(1.0, ge=0)
+    logits: float = Field(1.0, ge=0)
+    hidden: float = Field(1.0, ge=0)
+    attention: float = Field(1.0, ge=0)
+
+
+class DistillConfig(TrainConfig):
+    layers: list[int] | None = None
+    num_layers: int | None = Field(None, ge=1)
+    temperature: float = Field(2.0, gt=0)
+    losses: LossWeights = LossWeights()
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(1e-4, gt=0)
+
+    @model_validator(mode="after")
+    def _one_layer_choice(self) -> DistillConfig:
+        if (self.layers is None) == (self.num_layers is None):
+            raise ValueError("set exactly one of distill.layers (teacher layer indices) or distill.num_layers")
+        if self.layers is not None and (len(self.layers) == 0 or sorted(set(self.layers)) != self.layers):
+            raise ValueError("distill.layers must be distinct teacher layer indices in increasing order")
+        return self
+
+
+class ExportConfig(_Config):
+    opset: int = Field(17, ge=11)
+    atol: float = Field(1e-3, gt=0)
+
+
+class QuantizeConfig(_Config):
+    mode: Literal["dynamic", "none"] = "dynamic"
+    per_channel: bool = False
+    source: Literal["plain", "fused"] = "plain"
+
+
+class BenchmarkConfig(_Config):
+    threads: list[int] = [2]
+    batch: int = Field(1, ge=1)
+    seq: int = Field(128, ge=1)
+    warmup: int = Field(10, ge=0)
+    iterations: int = Field(100, ge=5)
+    real_data: bool = True
+    max_sentences: int | None = Field(None, ge=1)
+    reference: bool = True
+
+    @field_validator("threads")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if not v or any(t < 1 for t in v):
+            raise ValueError("benchmark.threads must list thread counts of at least 1")
+        return v
+
+
+class AccuracyGate(_Config):
+    max_drop: float = Field(ge=0, le=1)
+
+
+class LatencyGate(_Config):
+    threads: int = 2
+    p90_ms: float | None = Field(None, gt=0)
+    max_ratio: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> LatencyGate:
+        if self.p90_ms is None and self.max_ratio is None:
+            raise ValueError("gates.latency needs p90_ms (absolute) or max_ratio (student/teacher, same run)")
+        return self
+
+
+class SizeGate(_Config):
+    max_mb: float = Field(gt=0)
+
+
+class GatesConfig(_Config):
+    accuracy: AccuracyGate | None = None
+    latency: LatencyGate | None = None
+    size: SizeGate | None = None
+
+
+class Recipe(_Config):
+    version: int = RECIPE_VERSION
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    task: Literal["text-classification"] = "text-classification"
+    data: DataConfig
+    teacher: TeacherConfig
+    distill: DistillConfig | None = None
+    export: ExportConfig = ExportConfig()
+    quantize: QuantizeConfig = QuantizeConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
+    gates: GatesConfig = GatesConfig()
+    base_dir: str = Field(".", description="folder that relative paths are read from (the recipe's own)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
+        if self.version != RECIPE_VERSION:
+            raise ValueError(f"this edgebert reads recipe version {RECIPE_VERSION}, not {self.version}")
+        lat = self.gates.latency
+        if lat is not None and lat.threads not in self.benchmark.threads:
+            raise ValueError(
+                f"gates.latency.threads is {lat.threads} but benchmark.threads is {self.benchmark.threads}: "
+                "add it to benchmark.threads so the gate has a measurement"
+            )
+        if lat is not None and lat.max_ratio is not None and not self.benchmark.reference:
+            raise ValueError("gates.latency.max_ratio needs benchmark.reference: true (the timed teacher)")
+        return self
+
+    def path(self, value: str) -> Path:
+        """A path from the recipe, relative to the recipe's folder unless absolute."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def section_hash(self, *sections: str) -> str:
+        """sha256 over the named sections, so a stage reruns only when its own config changes."""
+        blob = json.dumps({s: _dump(getattr(self, s)) for s in sections}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _dump(value: object) -> object:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def load_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> Recipe:
+    """Read a YAML recipe, apply `a.b=value` overrides (values parsed as YAML), validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file {path} not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path} must hold a mapping of recipe fields, not {type(raw).__name__}")
+    for item in overrides:
+        _apply_override(raw, item)
+    raw.setdefault("base_dir", str(path.resolve().parent))
+    return parse_recipe(raw, source=str(path))
+
+
+def parse_recipe(raw: dict, source: str = "recipe") -> Recipe:
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        raise RecipeError(_explain(e, source)) from None
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set distill.epochs=1")
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RecipeError(f"--set {key}: {part} is not a section")
+        node = child
+    node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+
+
+def _explain(error: ValidationError, source: str) -> str:
+    """Pydantic errors as sentences: field path, problem, and for unknown keys the nearest valid name."""
+    lines = []
+    for err in error.errors():
+        loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
+        where = ".".join(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(Recipe, loc[:-1])
+            valid = sorted(parent.model_fields) if parent else []
+            near = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
+            hint = f"; did you mean {'.'.join(loc[:-1] + near)!r}?" if near else f"; valid keys: {', '.join(valid)}"
+            lines.append(f"{source}: unknown field {where!r}{hint}")
+        elif err["type"] == "missing":
+            lines.append(f"{source}: field {where!r} is required")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+            lines.append(f"{source}: field {where!r}: {msg}{shown}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic adds the union member tried ("HubSource", "str", "list[int]") to the location; users never wrote it
+    return isinstance(part, str) and (part[:1].isupper() or part in {"str", "int", "float", "bool"} or "[" in part)
+
+
+def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        nested = _models_in(field.annotation)
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(annotation) for m in _models_in(a)]
+    return []
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False)

@@ -1,0 +1,134 @@
+"""The run report: report.json (everything), report.md (a table per stage, gates, warnings) and an
+accuracy-vs-latency chart (PNG). It reads recorded summaries and measures nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgebert.runs import write_json
+
+COLUMNS = (
+    "model",
+    "parameters",
+    "file MB",
+    "accuracy (95% CI)",
+    "macro-F1",
+    "p50 ms",
+    "p90 ms",
+    "x faster",
+    "sentences/s",
+    "peak RSS MB",
+)
+
+
+def model_rows(evaluation: dict, benchmark: dict, sizes: dict, params: dict, threads: int) -> list[dict]:
+    fixed = benchmark["fixed"][str(threads)]
+    reference = fixed.get("teacher-pytorch", {}).get("p50_ms")
+    rows = []
+    for name in fixed:
+        measured = evaluation["models"].get(name, {})
+        acc, f1 = measured.get("accuracy"), measured.get("macro_f1")
+        rows.append(
+            {
+                "model": name,
+                "parameters": params.get(name),
+                "file_mb": sizes.get(name),
+                "accuracy": acc,
+                "macro_f1": f1,
+                "p50_ms": fixed[name]["p50_ms"],
+                "p90_ms": fixed[name]["p90_ms"],
+                "speedup_vs_pytorch": round(reference / fixed[name]["p50_ms"], 2) if reference else None,
+                "sentences_per_s": benchmark.get("real", {}).get(str(threads), {}).get(name),
+                "peak_rss_mb": benchmark.get("peak_rss_mb", {}).get(name),
+            }
+        )
+    return rows
+
+
+def _cell(value, fmt="{}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def _acc(metric: dict | None) -> str:
+    if not metric:
+        return "—"
+    return f"{metric['value'] * 100:.2f} ({metric['low'] * 100:.1f}–{metric['high'] * 100:.1f})"
+
+
+def render_markdown(report: dict) -> str:
+    b = report["benchmark"]
+    lines = [
+        f"# edgebert report: {report['name']}",
+        "",
+        f"Test split: {report['evaluation']['n']} examples. Latency: batch {b['batch']}, seq {b['seq']}, "
+        f"{report['threads']} intra-op threads, {b['iterations']} calls per model in interleaved rounds, "
+        f"same process. Machine: {report['machine']}.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for r in report["models"]:
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["model"],
+                    _cell(r["parameters"], "{:,}"),
+                    _cell(r["file_mb"], "{:.1f}"),
+                    _acc(r["accuracy"]),
+                    _cell(r["macro_f1"] and r["macro_f1"]["value"] * 100, "{:.2f}"),
+                    _cell(r["p50_ms"], "{:.2f}"),
+                    _cell(r["p90_ms"], "{:.2f}"),
+                    _cell(r["speedup_vs_pytorch"], "{:.1f}x"),
+                    _cell(r["sentences_per_s"]),
+                    _cell(r["peak_rss_mb"]),
+                ]
+            )
+            + " |"
+        )
+    lines += ["", "## Stages", "", "| stage | seconds | notes |", "|---|---|---|"]
+    for stage, s in report["stages"].items():
+        lines.append(f"| {stage} | {s.get('seconds', '—')} | {s.get('note', '')} |")
+    if report["gates"]:
+        lines += ["", "## Gates", ""] + [
+            f"- {'pass' if v['passed'] else '**FAIL**'} {v['gate']}: {v['measured']:g} "
+            f"{v['unit']} (bound {v['bound']:g}; {v['detail']})"
+            for v in report["gates"]
+        ]
+    if report["warnings"]:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
+    lines += ["", "![accuracy vs latency](accuracy_vs_latency.png)", ""]
+    return "\n".join(lines)
+
+
+def plot_accuracy_latency(rows: list[dict], path: Path, threads: int) -> None:
+    # The object-oriented API draws without pyplot, so no process-wide backend is chosen for the caller.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=120)
+    ax = fig.subplots()
+    for r in rows:
+        if r["accuracy"] is None:
+            continue
+        ax.scatter(r["p50_ms"], r["accuracy"]["value"] * 100, s=20 + 4 * (r["file_mb"] or 1))
+        ax.annotate(
+            f"{r['model']} ({_cell(r['file_mb'], '{:.0f}')} MB)",
+            (r["p50_ms"], r["accuracy"]["value"] * 100),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=8,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel(f"p50 latency, ms (batch 1, {threads} threads, log scale)")
+    ax.set_ylabel("test accuracy, %")
+    ax.set_title("accuracy vs latency (marker size ~ file size)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_report(out: Path, report: dict) -> None:
+    write_json(out / "report.json", report)
+    (out / "report.md").write_text(render_markdown(report))
+    plot_accuracy_latency(report["models"], out / "accuracy_vs_latency.png", report["threads"])

@@ -1,0 +1,143 @@
+"""Export stage: Hugging Face folder -> ONNX with dynamic batch and sequence axes (optimum-onnx), plus a
+transformer-fused copy (onnxruntime.transformers.optimizer), each verified against PyTorch.
+
+Verification runs real sentences through PyTorch and ONNX Runtime and compares logits; a difference above
+`export.atol` is an ExportError, never a warning. The fused-operator counts (Attention, SkipLayerNormalization,
+Gelu, EmbedLayerNormalization…) are returned for the manifest, so a library upgrade that silently stops fusing
+shows up as a number. It does not quantize.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from edgebert.errors import ExportError
+from edgebert.runtime import make_session
+
+FUSED_OPS = (
+    "Attention",
+    "MultiHeadAttention",
+    "QAttention",
+    "SkipLayerNormalization",
+    "EmbedLayerNormalization",
+    "LayerNormalization",
+    "Gelu",
+    "FastGelu",
+    "BiasGelu",
+    "DynamicQuantizeMatMul",
+    "MatMulInteger",
+)
+
+
+def export_onnx(model_dir: Path, out: Path, opset: int, trust_remote_code: bool = False) -> Path:
+    """Export with optimum-onnx into `out`; returns the path of model.onnx."""
+    from optimum.exporters.onnx import main_export
+
+    tmp = out / "_optimum"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            main_export(
+                str(model_dir),
+                output=tmp,
+                task="text-classification",
+                opset=opset,
+                do_validation=False,
+                library_name="transformers",
+                trust_remote_code=trust_remote_code,
+            )
+    except Exception as e:  # noqa: BLE001 - optimum raises many types; the user needs the first line
+        raise ExportError(f"ONNX export of {model_dir} failed: {str(e).splitlines()[0]}") from None
+    target = out / "model.onnx"
+    shutil.move(tmp / "model.onnx", target)
+    shutil.rmtree(tmp)
+    return target
+
+
+def fuse(model: Path, target: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
+    """ORT's offline transformer fusions (python fusions only, opt_level 0, so the file stays portable)."""
+    from onnxruntime.transformers import optimizer
+
+    fused = optimizer.optimize_model(
+        str(model), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0
+    )
+    fused.save_model_to_file(str(target))
+    return {op: n for op, n in fused.get_fused_operator_statistics().items() if n}
+
+
+def fusions_at_load(model: Path, scratch: Path) -> dict[str, int]:
+    """Fused-operator counts in the graph ONNX Runtime actually runs on CPU (after its load-time optimiser)."""
+    import onnx
+
+    optimized = scratch / f".{model.stem}.ort-optimized.onnx"
+    make_session(model, threads=1, optimized_path=str(optimized))
+    graph = onnx.load(str(optimized), load_external_data=False).graph
+    optimized.unlink()
+    for extra in scratch.glob(f".{model.stem}.ort-optimized.onnx*"):
+        extra.unlink()
+    counts: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type in FUSED_OPS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
+def verify(model_dir: Path, onnx_path: Path, texts: list[str], max_length: int, atol: float) -> float:
+    """Max |logit difference| between PyTorch and ORT on `texts` (one padded batch and batch 1); raises above atol."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True).eval()
+    session = make_session(onnx_path)
+    names = {i.name for i in session.get_inputs()}
+    worst = 0.0
+    for chunk in (texts, texts[:1]):
+        enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+        feeds = {k: v.astype(np.int64) for k, v in enc.items() if k in names}
+        with torch.no_grad():
+            expected = model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits.numpy()
+        got = session.run(None, feeds)[0]
+        worst = max(worst, float(np.abs(expected - got).max()))
+    if worst > atol:
+        raise ExportError(
+            f"{onnx_path.name} does not match PyTorch: max logit difference {worst:.2e} > export.atol {atol:.0e}. "
+            "Try another export.opset, or raise export.atol only if you accept that error."
+        )
+    return worst
+
+
+def run_export(
+    model_dir: Path,
+    out: Path,
+    texts: list[str],
+    max_length: int,
+    opset: int,
+    atol: float,
+    trust_remote_code: bool = False,
+) -> dict:
+    """model.onnx (plain) and model.fused.onnx, both verified; returns sizes, differences and fusion counts."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir)
+    plain = export_onnx(model_dir, out, opset, trust_remote_code)
+    fused_path = out / "model.fused.onnx"
+    offline = fuse(plain, fused_path, config.num_attention_heads, config.hidden_size)
+    return {
+        "opset": opset,
+        "plain": {
+            "bytes": plain.stat().st_size,
+            "max_abs_diff": verify(model_dir, plain, texts, max_length, atol),
+            "fusions_at_load": fusions_at_load(plain, out),
+        },
+        "fused": {
+            "bytes": fused_path.stat().st_size,
+            "max_abs_diff": verify(model_dir, fused_path, texts, max_length, atol),
+            "fusions_offline": offline,
+            "fusions_at_load": fusions_at_load(fused_path, out),
+        },
+    }

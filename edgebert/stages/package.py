@@ -1,0 +1,63 @@
+"""Package stage: the deployable folder an app embeds.
+
+    dist/model.onnx        the shipped model (INT8 unless quantize.mode is none)
+    dist/tokenizer.json    + tokenizer_config.json, special_tokens_map.json, vocab
+    dist/config.json       the model config with id2label (Optimum's ORTModelFor… loads the folder as is)
+    dist/edgebert.json     manifest: format version, task, labels, inputs, sha256, metrics, fusions, versions
+
+The manifest format is versioned (`format_version`); readers must refuse versions they do not know.
+It measures nothing; it records what the earlier stages measured.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import shutil
+from pathlib import Path
+
+from edgebert.runs import sha256_file, write_json
+
+MANIFEST_VERSION = 1
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+)
+VERSIONED = ("edgebert", "onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "tokenizers", "numpy")
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_dist(out: Path, model: Path, student_dir: Path, manifest: dict) -> dict:
+    """Copy the model, tokenizer and config into `out` and write edgebert.json; returns the manifest written."""
+    shutil.copyfile(model, out / "model.onnx")
+    for name in TOKENIZER_FILES:
+        if (student_dir / name).is_file():
+            shutil.copyfile(student_dir / name, out / name)
+    shutil.copyfile(student_dir / "config.json", out / "config.json")
+    full = {
+        "format": "edgebert-manifest",
+        "format_version": MANIFEST_VERSION,
+        **manifest,
+        "model": {
+            "file": "model.onnx",
+            "sha256": sha256_file(out / "model.onnx"),
+            "bytes": (out / "model.onnx").stat().st_size,
+        },
+        "tokenizer": "tokenizer.json",
+        "versions": library_versions(),
+    }
+    write_json(out / "edgebert.json", full)
+    return full

@@ -1,0 +1,150 @@
+"""The whole compress pipeline on the tiny BERT: artefacts, resume, --from, failures that keep finished work."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from edgebert.cli import main
+from edgebert.recipe import load_recipe
+from edgebert.runtime import DistError, load
+
+from .conftest import demo_rows, write_recipe
+
+
+@pytest.fixture(scope="module")
+def compressed(tiny_bert, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    recipe = write_recipe(folder, str(tiny_bert))
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
+    assert result.exit_code == 0, result.output
+    return folder, recipe, result
+
+
+def test_run_writes_every_stage_dist_and_report(compressed):
+    folder, _, result = compressed
+    run = folder / "runs" / "tiny"
+    for stage in ("teacher", "distill", "export", "quantize", "evaluate", "benchmark", "dist", "report"):
+        assert (run / stage / "stage.json").is_file(), stage
+    for name in ("model.onnx", "tokenizer.json", "config.json", "edgebert.json"):
+        assert (run / "dist" / name).is_file(), name
+    manifest = json.loads((run / "dist" / "edgebert.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["labels"] == ["negative", "positive"]
+    assert manifest["quantization"]["mode"] == "dynamic" and manifest["fusions"]["offline"]["Attention"] == 1
+    assert set(manifest["metrics"]["accuracy"]) == {"value", "low", "high", "n"}
+    report = json.loads((run / "report" / "report.json").read_text())
+    assert [r["model"] for r in report["models"]] == ["teacher-pytorch", "teacher", "student", "student-int8"]
+    assert (run / "report" / "accuracy_vs_latency.png").stat().st_size > 1000
+    assert "| student-int8 |" in (run / "report" / "report.md").read_text()
+    assert "pass  size" in result.output
+
+
+def test_dist_predicts_like_the_evaluated_model(compressed):
+    folder, _, _ = compressed
+    dist = folder / "runs" / "tiny" / "dist"
+    clf = load(dist)
+    texts = [t for t, _ in demo_rows("test")]
+    preds = clf.predict(texts)
+    assert len(preds) == len(texts) and {p.label for p in preds} <= {"negative", "positive"}
+    evaluated = json.loads((folder / "runs" / "tiny" / "evaluate" / "stage.json").read_text())["summary"]
+    gold = [label for _, label in demo_rows("test")]
+    accuracy = sum(p.label == g for p, g in zip(preds, gold, strict=True)) / len(gold)
+    assert accuracy == pytest.approx(evaluated["models"]["student-int8"]["accuracy"]["value"])
+    out = CliRunner().invoke(main, ["predict", str(dist), "a wonderful film"])
+    assert out.exit_code == 0 and out.output.split("\t")[0] in {"negative", "positive"}
+
+
+def test_rerun_skips_finished_stages_and_from_reruns(compressed):
+    folder, recipe, _ = compressed
+    run = folder / "runs" / "tiny"
+    stamps = {s: (run / s / "stage.json").stat().st_mtime_ns for s in ("teacher", "distill", "export", "benchmark")}
+    again = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
+    assert again.exit_code == 0 and "kept from the last run" in again.output
+    assert all((run / s / "stage.json").stat().st_mtime_ns == t for s, t in stamps.items())
+    bench = CliRunner().invoke(
+        main, ["compress", str(recipe), "--runs-dir", str(folder / "runs"), "--from", "benchmark"]
+    )
+    assert bench.exit_code == 0
+    assert (run / "teacher" / "stage.json").stat().st_mtime_ns == stamps["teacher"]
+    assert (run / "benchmark" / "stage.json").stat().st_mtime_ns != stamps["benchmark"]
+
+
+def test_unreachable_gate_exits_3_after_writing_everything(compressed):
+    folder, recipe, _ = compressed
+    result = CliRunner().invoke(
+        main, ["compress", str(recipe), "--runs-dir", str(folder / "runs"), "--set", "gates.size.max_mb=0.001"]
+    )
+    assert result.exit_code == 3
+    assert "FAIL  size" in result.output and "gate failed: size" in result.output
+    report = json.loads((folder / "runs" / "tiny" / "report" / "report.json").read_text())
+    assert report["gates"][0]["passed"] is False  # the report records the failure too
+
+
+def test_failed_stage_keeps_earlier_stages(compressed):
+    folder, recipe, _ = compressed
+    run = folder / "runs" / "tiny"
+    teacher = (run / "teacher" / "stage.json").stat().st_mtime_ns
+    result = CliRunner().invoke(
+        main, ["compress", str(recipe), "--runs-dir", str(folder / "runs"), "--set", "export.atol=1e-12"]
+    )
+    assert result.exit_code == 4 and "does not match PyTorch" in result.output
+    assert (run / "teacher" / "stage.json").stat().st_mtime_ns == teacher
+    assert (run / "distill" / "stage.json").is_file() and (run / "export" / "stage.json").is_file()
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_tampered_dist_is_refused(compressed, tmp_path):
+    import shutil
+
+    folder, _, _ = compressed
+    dist = tmp_path / "dist"
+    shutil.copytree(folder / "runs" / "tiny" / "dist", dist)
+    with open(dist / "model.onnx", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(DistError, match="does not match its manifest"):
+        load(dist)
+    out = CliRunner().invoke(main, ["predict", str(dist), "text"])
+    assert out.exit_code == 2 and "does not match its manifest" in out.output
+    (dist / "tokenizer.json").unlink()
+    with pytest.raises(DistError, match="tokenizer file .* is missing"):
+        load(dist, verify=False)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["distill.epocs=1"], "unknown field 'distill.epocs'; did you mean 'distill.epochs'"),
+        (["data.train=missing.tsv"], r"data.train: file .*missing.tsv not found"),
+        (["data.text=review"], "no column 'review' for data.text; columns are: sentence, label"),
+        (["teacher.model=./no-such-model"], "teacher.model './no-such-model': folder .* not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tiny_bert, tmp_path, overrides, message):
+    recipe = write_recipe(tmp_path, str(tiny_bert))
+    args = ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")]
+    result = CliRunner().invoke(main, args + [a for o in overrides for a in ("--set", o)])
+    assert result.exit_code == 2, result.output
+    assert "\nerror: " in "\n" + result.output and "Traceback" not in result.output
+    import re
+
+    assert re.search(message, result.output), result.output
+
+
+def test_raw_encoder_without_finetune_names_the_fix(tiny_bert, tmp_path):
+    from transformers import BertModel
+
+    encoder = tmp_path / "encoder"
+    BertModel.from_pretrained(tiny_bert).save_pretrained(encoder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        (encoder / name).write_bytes((tiny_bert / name).read_bytes())
+    recipe = write_recipe(tmp_path, str(encoder), teacher={"model": str(encoder)})
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "has no trained classification head" in result.output
+    assert "teacher.finetune" in result.output
+
+
+def test_dry_run_prints_resolved_recipe(tiny_bert, tmp_path):
+    recipe = write_recipe(tmp_path, str(tiny_bert))
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--dry-run", "--set", "distill.epochs=7"])
+    assert result.exit_code == 0 and "epochs: 7" in result.output
+    assert load_recipe(recipe, ["distill.epochs=7"]).distill.epochs == 7
