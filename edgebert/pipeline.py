@@ -162,7 +162,7 @@ def compress(
     )
     timings = sched.run.summary("benchmark")
 
-    manifest = _manifest(recipe, data, evaluation, timings, shipped, sched.run, threads)
+    manifest = _manifest(recipe, data, evaluation, timings, shipped, sched.run, threads, models[shipped])
 
     def package(out: Path, summary: dict) -> None:
         from edgebert.stages.package import write_dist
@@ -263,8 +263,11 @@ def _train_stages(recipe: Recipe, data: Dataset, data_key: str, sched: _Schedule
 
 
 def _manifest(
-    recipe: Recipe, data: Dataset, evaluation: dict, timings: dict, shipped: str, run: Run, threads: int
+    recipe: Recipe, data: Dataset, evaluation: dict, timings: dict, shipped: str, run: Run, threads: int, model: Path
 ) -> dict:
+    from edgebert.runtime import make_session
+
+    session = make_session(model, threads=1)
     export = run.summary("export")
     quant = run.summary("quantize")
     part = "student" if recipe.distill else "teacher"
@@ -273,13 +276,14 @@ def _manifest(
         "task": recipe.task,
         "labels": list(data.labels),
         "max_length": recipe.data.max_length,
-        "inputs": ["input_ids", "attention_mask", "token_type_ids"],
-        "outputs": ["logits"],
+        "inputs": [i.name for i in session.get_inputs()],
+        "outputs": [o.name for o in session.get_outputs()],
         "opset": recipe.export.opset,
         "quantization": quant,
         "fusions": {
             "offline": export[part]["fused"]["fusions_offline"],
             "at_load_cpu_fp32": export[part]["plain"]["fusions_at_load"],
+            "at_load_cpu_shipped": quant["fusions_at_load"],
         },
         "metrics": {
             "split": evaluation["split"],

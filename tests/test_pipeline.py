@@ -31,6 +31,8 @@ def test_run_writes_every_stage_dist_and_report(compressed):
     manifest = json.loads((run / "dist" / "edgebert.json").read_text())
     assert manifest["format_version"] == 1 and manifest["labels"] == ["negative", "positive"]
     assert manifest["quantization"]["mode"] == "dynamic" and manifest["fusions"]["offline"]["Attention"] == 1
+    assert manifest["fusions"]["at_load_cpu_shipped"]["DynamicQuantizeMatMul"] >= 1
+    assert manifest["inputs"] == ["input_ids", "attention_mask", "token_type_ids"] and manifest["outputs"] == ["logits"]
     assert set(manifest["metrics"]["accuracy"]) == {"value", "low", "high", "n"}
     report = json.loads((run / "report" / "report.json").read_text())
     assert [r["model"] for r in report["models"]] == ["teacher-pytorch", "teacher", "student", "student-int8"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edgebert.errors import StageError
 from edgebert.recipe import QuantizeConfig
+from edgebert.stages.export import fusions_at_load
 
 
 def quantize_dynamic_int8(source: Path, target: Path, cfg: QuantizeConfig) -> dict:
@@ -45,4 +46,5 @@ def run_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig) -> dict:
     source = export_dir / ("model.fused.onnx" if cfg.source == "fused" else "model.onnx")
     target = out / "model.onnx"
     summary = QUANTIZERS[cfg.mode](source, target, cfg)
-    return {**summary, "source": cfg.source, "bytes": target.stat().st_size}
+    fusions = fusions_at_load(target, out)
+    return {**summary, "source": cfg.source, "bytes": target.stat().st_size, "fusions_at_load": fusions}
