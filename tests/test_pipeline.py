@@ -1,6 +1,7 @@
 """The whole compress pipeline on the tiny BERT: artefacts, resume, --from, failures that keep finished work."""
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -150,3 +151,16 @@ def test_dry_run_prints_resolved_recipe(tiny_bert, tmp_path):
     result = CliRunner().invoke(main, ["compress", str(recipe), "--dry-run", "--set", "distill.epochs=7"])
     assert result.exit_code == 0 and "epochs: 7" in result.output
     assert load_recipe(recipe, ["distill.epochs=7"]).distill.epochs == 7
+
+
+def test_trained_head_with_other_label_names_is_refused(tiny_bert, tmp_path):
+    from edgebert.errors import ModelError
+    from edgebert.recipe import TeacherConfig
+    from edgebert.stages.teacher import load_teacher
+
+    with pytest.raises(
+        ModelError, match=r"trained for labels \['negative', 'positive'\].*data's labels are \['0', '1'\]"
+    ):
+        load_teacher(TeacherConfig(model=str(tiny_bert)), ("0", "1"), lambda p: tmp_path / p)
+    model, _, new_head = load_teacher(TeacherConfig(model=str(tiny_bert)), ("negative", "positive"), Path)
+    assert not new_head and model.config.id2label == {0: "negative", 1: "positive"}

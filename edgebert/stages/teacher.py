@@ -68,7 +68,23 @@ def load_teacher(cfg: TeacherConfig, labels: tuple[str, ...], resolve_path):
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"teacher.model {cfg.model!r} has no fast tokenizer (tokenizer.json), which the runtime needs")
     new_head = any(k.startswith(HEAD_PREFIXES) for k in info["missing_keys"] + [m[0] for m in info["mismatched_keys"]])
+    if not new_head:
+        _check_trained_labels(cfg, source, labels)
     return model, tokenizer, new_head
+
+
+def _check_trained_labels(cfg: TeacherConfig, source: str, labels: tuple[str, ...]) -> None:
+    """A trained head with named labels must name the data's labels in the same order, or predictions are wrong."""
+    from transformers import AutoConfig
+
+    trained = AutoConfig.from_pretrained(source, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    names = [trained.id2label[i] for i in sorted(trained.id2label)]
+    if all(name.startswith("LABEL_") for name in names) or names == list(labels):
+        return
+    raise ModelError(
+        f"teacher.model {cfg.model!r} was trained for labels {names} (in that order) but the data's labels are "
+        f"{list(labels)}: rename the data's labels to match, or add teacher.finetune to train a new head"
+    )
 
 
 def run_teacher(
