@@ -172,7 +172,7 @@ def compress(
 
     dist = sched.stage(
         "package",
-        [sched.keys["evaluate"], sched.keys["benchmark"], recipe.section_hash("name", "task")],
+        [sched.keys["evaluate"], sched.keys["benchmark"], manifest["recipe_sha256"]],  # the manifest holds the recipe
         package,
         lambda s: f"dist/ model {s['bytes'] / 1e6:.1f} MB, sha256 {s['sha256'][:12]}…",
     )
@@ -219,8 +219,7 @@ def compress(
     report_dir = sched.stage(
         "report",
         [
-            sched.keys["package"],
-            recipe.section_hash("gates"),
+            sched.keys["package"],  # covers the whole recipe, gates included
             hashlib.sha256("\n".join(reporter.warnings).encode()).hexdigest(),
         ],
         report,
