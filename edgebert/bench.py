@@ -54,14 +54,16 @@ def time_interleaved(
     warmup: int,
     iterations: int,
     rounds: int = 10,
-    settle_s: float = 0.05,
+    settle_s: float = 0.3,
     track=None,
 ) -> dict[str, dict]:
     """Per-call latencies of each runner, `iterations` calls each, spread over `rounds` interleaved rounds.
 
     ONNX Runtime's and torch's thread pools spin for a while after a call; on a small machine the previous
     model's spinning threads steal cores from the next one (measured here: a 3-layer model read 16 ms interleaved
-    vs 8.5 ms alone). So each switch pauses `settle_s` and makes one untimed call before timing.
+    vs 8.5 ms alone). torch's workers spin longest: with a 0.05 s pause after the PyTorch reference, every ONNX
+    model read ~40% slower than without the reference (INT8 student 6.5 vs 4.1 ms); 0.3 s removed that.
+    So each switch pauses `settle_s` and makes one untimed call before timing.
     """
     for run in runners.values():
         for _ in range(warmup):

@@ -200,9 +200,7 @@ def compress(
                 "name": recipe.name,
                 "machine": _machine(),
                 "threads": threads,
-                "models": model_rows(
-                    evaluation, timings, timings["file_mb"] | {"teacher-pytorch": None}, params, threads
-                ),
+                "models": model_rows(evaluation, timings, params, threads),
                 "evaluation": evaluation,
                 "benchmark": timings,
                 "stages": {

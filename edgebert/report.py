@@ -22,7 +22,7 @@ COLUMNS = (
 )
 
 
-def model_rows(evaluation: dict, benchmark: dict, sizes: dict, params: dict, threads: int) -> list[dict]:
+def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int) -> list[dict]:
     fixed = benchmark["fixed"][str(threads)]
     reference = fixed.get("teacher-pytorch", {}).get("p50_ms")
     rows = []
@@ -33,7 +33,7 @@ def model_rows(evaluation: dict, benchmark: dict, sizes: dict, params: dict, thr
             {
                 "model": name,
                 "parameters": params.get(name),
-                "file_mb": sizes.get(name),
+                "file_mb": benchmark["file_mb"].get(name),  # None for the PyTorch reference
                 "accuracy": acc,
                 "macro_f1": f1,
                 "p50_ms": fixed[name]["p50_ms"],
@@ -86,6 +86,17 @@ def render_markdown(report: dict) -> str:
                 ]
             )
             + " |"
+        )
+    lines += [
+        "",
+        "### p50 ms by intra-op threads",
+        "",
+        "| model | " + " | ".join(f"{t} threads" for t in b["fixed"]) + " |",
+        "|---|" + "---|" * len(b["fixed"]),
+    ]
+    for r in report["models"]:
+        lines.append(
+            f"| {r['model']} | " + " | ".join(f"{b['fixed'][t][r['model']]['p50_ms']:.2f}" for t in b["fixed"]) + " |"
         )
     lines += ["", "## Stages", "", "| stage | seconds | notes |", "|---|---|---|"]
     for stage, s in report["stages"].items():
