@@ -86,22 +86,32 @@ def fusions_at_load(model: Path, scratch: Path) -> dict[str, int]:
     return counts
 
 
-def verify(model_dir: Path, onnx_path: Path, texts: list[str], max_length: int, atol: float) -> float:
-    """Max |logit difference| between PyTorch and ORT on `texts` (one padded batch and batch 1); raises above atol."""
+Reference = list[tuple[dict[str, np.ndarray], np.ndarray]]
+
+
+def pytorch_reference(model_dir: Path, texts: list[str], max_length: int) -> tuple[Reference, object]:
+    """(inputs, PyTorch logits) for one padded batch of `texts` and for batch 1, plus the model's config."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True).eval()
+    reference = []
+    for chunk in (texts, texts[:1]):
+        enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+        feeds = {k: v.astype(np.int64) for k, v in enc.items()}
+        with torch.no_grad():
+            reference.append((feeds, model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits.numpy()))
+    return reference, model.config
+
+
+def verify(onnx_path: Path, reference: Reference, atol: float) -> float:
+    """Max |logit difference| between ORT and the PyTorch reference; an ExportError above `atol`."""
     session = make_session(onnx_path)
     names = {i.name for i in session.get_inputs()}
     worst = 0.0
-    for chunk in (texts, texts[:1]):
-        enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="np")
-        feeds = {k: v.astype(np.int64) for k, v in enc.items() if k in names}
-        with torch.no_grad():
-            expected = model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits.numpy()
-        got = session.run(None, feeds)[0]
+    for feeds, expected in reference:
+        got = session.run(None, {k: v for k, v in feeds.items() if k in names})[0]
         worst = max(worst, float(np.abs(expected - got).max()))
     if worst > atol:
         raise ExportError(
@@ -121,9 +131,7 @@ def run_export(
     trust_remote_code: bool = False,
 ) -> dict:
     """model.onnx (plain) and model.fused.onnx, both verified; returns sizes, differences and fusion counts."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(model_dir)
+    reference, config = pytorch_reference(model_dir, texts, max_length)
     plain = export_onnx(model_dir, out, opset, trust_remote_code)
     fused_path = out / "model.fused.onnx"
     offline = fuse(plain, fused_path, config.num_attention_heads, config.hidden_size)
@@ -131,12 +139,12 @@ def run_export(
         "opset": opset,
         "plain": {
             "bytes": plain.stat().st_size,
-            "max_abs_diff": verify(model_dir, plain, texts, max_length, atol),
+            "max_abs_diff": verify(plain, reference, atol),
             "fusions_at_load": fusions_at_load(plain, out),
         },
         "fused": {
             "bytes": fused_path.stat().st_size,
-            "max_abs_diff": verify(model_dir, fused_path, texts, max_length, atol),
+            "max_abs_diff": verify(fused_path, reference, atol),
             "fusions_offline": offline,
             "fusions_at_load": fusions_at_load(fused_path, out),
         },
