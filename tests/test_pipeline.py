@@ -133,13 +133,30 @@ def test_bad_input_is_one_line_and_exit_2(tiny_bert, tmp_path, overrides, messag
     assert re.search(message, result.output), result.output
 
 
-def test_raw_encoder_without_finetune_names_the_fix(tiny_bert, tmp_path):
+def _raw_encoder(tiny_bert, folder):
     from transformers import BertModel
 
-    encoder = tmp_path / "encoder"
-    BertModel.from_pretrained(tiny_bert).save_pretrained(encoder)
+    BertModel.from_pretrained(tiny_bert).save_pretrained(folder)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        (encoder / name).write_bytes((tiny_bert / name).read_bytes())
+        (folder / name).write_bytes((tiny_bert / name).read_bytes())
+    return folder
+
+
+def test_new_head_is_reproducible_and_leaves_global_rng_alone(tiny_bert, tmp_path):
+    import torch
+
+    from edgebert.recipe import TeacherConfig
+    from edgebert.stages.teacher import load_teacher
+
+    cfg = TeacherConfig(model=str(_raw_encoder(tiny_bert, tmp_path / "encoder")), finetune={"seed": 3})
+    state = torch.random.get_rng_state()
+    heads = [load_teacher(cfg, ("negative", "positive"), Path)[0].classifier.weight for _ in range(2)]
+    assert torch.equal(heads[0], heads[1])
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_raw_encoder_without_finetune_names_the_fix(tiny_bert, tmp_path):
+    encoder = _raw_encoder(tiny_bert, tmp_path / "encoder")
     recipe = write_recipe(tmp_path, str(encoder), teacher={"model": str(encoder)})
     result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2 and "has no trained classification head" in result.output

@@ -49,20 +49,23 @@ def load_teacher(cfg: TeacherConfig, labels: tuple[str, ...], resolve_path):
     """Returns (model, tokenizer, head_is_new). Errors name the recipe field to fix."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from edgebert.stages.training import seeded
+
     source = resolve_model(cfg.model, resolve_path)
     kwargs = dict(revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs)
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            source,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)},
-            use_safetensors=True,
-            output_loading_info=True,
-            ignore_mismatched_sizes=True,
-            **kwargs,
-        )
+        with seeded(cfg.finetune.seed if cfg.finetune else 0):  # a new head's initial weights are reproducible
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                source,
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={name: i for i, name in enumerate(labels)},
+                use_safetensors=True,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,
+                **kwargs,
+            )
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot load teacher.model {cfg.model!r}: {str(e).splitlines()[0]}") from None
     if not getattr(tokenizer, "is_fast", False):

@@ -8,8 +8,9 @@ no process-wide state (the RNG is forked and seeded locally). It does not save a
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -60,6 +61,14 @@ def accuracy(model, data: Encoded, tokenizer, batch_size: int = 128) -> float:
     return correct / max(1, len(data))
 
 
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch for a block without touching the caller's RNG state (forked, then restored)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 @dataclass
 class FitResult:
     best_accuracy: float
@@ -92,8 +101,7 @@ def fit(
     schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
     result = FitResult(best_accuracy=-1.0, best_epoch=0)
     best_state = None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed):
         generator = torch.Generator().manual_seed(cfg.seed)
         for epoch in range(1, cfg.epochs + 1):
             model.train()
