@@ -44,7 +44,7 @@ def check_gates(gates: GatesConfig, evaluation: dict, benchmark: dict, shipped_m
                 drop <= gates.accuracy.max_drop * 100,
                 drop,
                 gates.accuracy.max_drop * 100,
-                "points",
+                "points drop",
                 f"{shipped} {student:.4f} vs teacher {teacher:.4f}, both ONNX on the test split",
             )
         )
