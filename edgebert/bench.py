@@ -156,3 +156,57 @@ def torch_threads(threads: int) -> Iterator[None]:
 def onnx_runner(session) -> Runner:
     names = {i.name for i in session.get_inputs()}
     return lambda feeds: session.run(None, {k: v for k, v in feeds.items() if k in names})
+
+
+def paired_rounds(
+    runners: dict[str, Runner], feeds: dict[str, np.ndarray], warmup: int, rounds: int, calls: int, settle_s: float
+) -> dict[str, list[list[float]]]:
+    """Per-call latencies (ms) of each runner, grouped by round: A B, then B A, alternately, in one process.
+
+    Each switch pauses `settle_s` and makes one untimed call, so the previous model's spinning threads are gone.
+    """
+    for run in runners.values():
+        for _ in range(warmup):
+            run(feeds)
+    out: dict[str, list[list[float]]] = {name: [] for name in runners}
+    for r in range(rounds):
+        for name in list(runners) if r % 2 == 0 else list(reversed(runners)):
+            run = runners[name]
+            time.sleep(settle_s)
+            run(feeds)
+            samples = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                run(feeds)
+                samples.append((time.perf_counter() - start) * 1000)
+            out[name].append(samples)
+    return out
+
+
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray], float], n_rounds: int, confidence: float, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile interval of `statistic(round_indices)` over rounds resampled with replacement (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n_rounds, n_rounds)) for _ in range(resamples)]
+    tail = (1 - confidence) / 2 * 100
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
+def ratio_with_interval(a: list[list[float]], b: list[list[float]], confidence: float) -> dict:
+    """Geometric mean over rounds of (median A / median B) in the same round, with a bootstrap interval.
+
+    >>> ratio_with_interval([[2.0, 2.2]] * 6, [[1.0, 1.1]] * 6, 0.95)["ratio"]
+    2.0
+    """
+    log_ratios = np.log(np.array([np.median(x) for x in a]) / np.array([np.median(y) for y in b]))
+    low, high = bootstrap_interval(lambda idx: float(np.exp(log_ratios[idx].mean())), len(log_ratios), confidence)
+    return {"ratio": round(float(np.exp(log_ratios.mean())), 4), "low": round(low, 4), "high": round(high, 4)}
+
+
+def percentile_with_interval(rounds: list[list[float]], q: float, confidence: float) -> dict:
+    """The q-th percentile of all calls, with a bootstrap interval over rounds."""
+    arr = [np.asarray(r) for r in rounds]
+    stat = lambda idx: float(np.percentile(np.concatenate([arr[i] for i in idx]), q))  # noqa: E731
+    low, high = bootstrap_interval(stat, len(arr), confidence)
+    return {"ms": round(stat(range(len(arr))), 3), "low": round(low, 3), "high": round(high, 3)}

@@ -1,7 +1,8 @@
 """The `edgebert` command: parse arguments, call one library function, print. No logic lives here.
 
-Exit codes: 0 success · 1 unexpected bug · 2 bad input (recipe, data, files, arguments) · 3 a gate failed ·
-4 a stage could not produce a trustworthy result. Importing this module loads neither torch nor onnxruntime.
+Exit codes: 0 success · 1 unexpected bug · 2 bad input (recipe, budgets, data, files, arguments) · 3 a gate or
+budget failed · 4 a stage could not produce a trustworthy result · 5 `check` was inconclusive.
+Importing this module loads neither torch nor onnxruntime.
 """
 
 from __future__ import annotations
@@ -95,6 +96,55 @@ def predict(dist: Path, texts: tuple[str, ...], threads: int | None) -> None:
         click.echo(f"{p.label}\t{p.score:.4f}\t{text}")
 
 
+@main.command()
+@click.argument("dist", type=click.Path(path_type=Path))
+@click.option("--budgets", "budgets_file", required=True, type=click.Path(path_type=Path), help="Budgets YAML.")
+@click.option("--data", type=click.Path(path_type=Path), help="Labelled TSV/CSV/JSONL to measure accuracy on.")
+@click.option("--text", default="sentence", show_default=True, help="Text column of --data.")
+@click.option("--label", default="label", show_default=True, help="Label column of --data.")
+@click.option("--baseline", type=click.Path(path_type=Path), help="Old dist folder or its edgebert.json.")
+@click.option("--reference", type=click.Path(path_type=Path), help="Reference dist folder or .onnx file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary here.")
+@_friendly
+def check(
+    dist: Path,
+    budgets_file: Path,
+    data: Path | None,
+    text: str,
+    label: str,
+    baseline: Path | None,
+    reference: Path | None,
+    as_json: bool,
+    junit: Path | None,
+    markdown: Path | None,
+) -> None:
+    """Check DIST against size, accuracy and latency budgets.
+
+    Exit codes: 0 every budget passed · 3 a budget failed · 5 inconclusive (a latency interval straddles its
+    bound: re-run, or time more rounds) · 2 usage or input error.
+    """
+    from rich.console import Console
+
+    from edgebert.budgets import load_budgets
+    from edgebert.check import run_check
+    from edgebert.check_output import append_github_summary, print_table, to_json, to_markdown, write_junit
+
+    report = run_check(dist, load_budgets(budgets_file), data, baseline, reference, text, label)
+    if as_json:
+        click.echo(to_json(report))
+    else:
+        # CI logs are not terminals; rich would wrap the table at 80 columns there
+        print_table(report, Console(width=None if sys.stdout.isatty() else 160))
+    if junit:
+        write_junit(report, junit)
+    if markdown:
+        markdown.write_text(to_markdown(report))
+    append_github_summary(report)
+    sys.exit(report.exit_code)
+
+
 def _user_errors() -> tuple[type[Exception], ...]:
     # the runtime imports nothing from edgebert, so its DistError has its own base; look it up only if loaded
     runtime = sys.modules.get("edgebert.runtime.classifier")
@@ -112,7 +162,7 @@ def _quiet_libraries() -> None:
     # third-party deprecation and tracer warnings are not the user's to act on; edgebert's own go via Reporter
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.ERROR)
-    for name in ("optimum", "transformers", "onnxruntime", "neural_compressor"):
+    for name in ("optimum", "transformers", "onnxruntime", "neural_compressor", "fusion_attention"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

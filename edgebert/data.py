@@ -193,3 +193,16 @@ def _import_datasets():
     except ImportError:
         raise DataError("reading save_to_disk folders or hub datasets needs `pip install datasets`") from None
     return datasets
+
+
+def read_labelled(path: Path, text: str | int = "sentence", label: str | int = "label") -> tuple[list[str], list[str]]:
+    """(texts, labels as strings) from one local TSV/CSV/JSONL file with a header, for checks outside a recipe."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"--data {path} not found")
+    rows = _read_file(path, header=True)
+    texts = [str(_field(r, text, "text", "check", str(path), i)).strip() for i, r in enumerate(rows)]
+    labels = [str(_field(r, label, "label", "check", str(path), i)).strip() for i, r in enumerate(rows)]
+    if not texts:
+        raise DataError(f"--data {path} has no examples")
+    return texts, labels

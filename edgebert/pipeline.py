@@ -1,10 +1,11 @@
 """`compress`: run a recipe's stages in order, each into `runs/<name>/<stage>/`, skipping finished ones.
 
-    teacher -> distill -> export -> quantize -> evaluate -> benchmark -> package (dist/) -> report -> gates
+    teacher -> distill -> prune -> export -> quantize -> evaluate -> benchmark -> package (dist/) -> report -> gates
 
 A stage's key hashes its own recipe section and the keys of the stages it reads, so editing `benchmark:`
 re-times models without retraining them. Stages are plain functions in `edgebert.stages`; this module only
-schedules them, names the models, and hands each its inputs. A prune stage slots in after distill.
+schedules them, names the models, and hands each its inputs. With pruning, the model before pruning is
+exported, quantized, evaluated and timed too ("unpruned-int8"), so the report compares before and after.
 """
 
 from __future__ import annotations
@@ -75,15 +76,23 @@ def compress(
     )
     data_key = fingerprint(recipe.data, recipe.path)
     teacher_dir = _train_stages(recipe, data, data_key, sched)
-    student_dir = sched.run.dir("distill") if recipe.distill else teacher_dir
-    student = "student" if recipe.distill else "teacher"
-    shipped = student if recipe.quantize.mode == "none" else f"{student}-int8"
+    unpruned_dir = sched.run.dir("distill") if recipe.distill else teacher_dir
+    student_dir = sched.run.dir("prune") if recipe.prune else unpruned_dir
+    compressed = recipe.distill is not None or recipe.prune is not None
+    student = "student" if compressed else "teacher"
+    suffix = "" if recipe.quantize.mode == "none" else "-int8"
+    shipped = f"{student}{suffix}"
 
     def export(out: Path, summary: dict) -> None:
         from edgebert.stages.export import run_export
 
         texts = data.eval.texts[:16]
-        for name, folder in {"teacher": teacher_dir, "student": student_dir if recipe.distill else None}.items():
+        folders = {
+            "teacher": teacher_dir,
+            "student": student_dir if compressed else None,
+            "unpruned": unpruned_dir if recipe.prune and recipe.distill else None,
+        }
+        for name, folder in folders.items():
             if folder is not None:
                 (out / name).mkdir()
                 summary[name] = run_export(
@@ -98,7 +107,7 @@ def compress(
 
     export_dir = sched.stage(
         "export",
-        [recipe.section_hash("export"), sched.keys["distill"]],
+        [recipe.section_hash("export"), sched.keys["prune"]],
         export,
         lambda s: (
             f"max |Δlogit| {max(v['plain']['max_abs_diff'] for v in s.values() if isinstance(v, dict)):.1e}, "
@@ -109,9 +118,11 @@ def compress(
     def quantize(out: Path, summary: dict) -> None:
         from edgebert.stages.quantize import run_quantize
 
-        summary.update(
-            run_quantize(export_dir / "student" if recipe.distill else export_dir / "teacher", out, recipe.quantize)
-        )
+        summary.update(run_quantize(export_dir / student, out, recipe.quantize))
+        if recipe.prune:
+            (out / "unpruned").mkdir()
+            source = export_dir / ("unpruned" if recipe.distill else "teacher")
+            summary["unpruned"] = run_quantize(source, out / "unpruned", recipe.quantize)
 
     quant_dir = sched.stage(
         "quantize",
@@ -120,7 +131,9 @@ def compress(
         lambda s: f"{s['mode']} from the {s['source']} export, {s['bytes'] / 1e6:.1f} MB",
     )
     models = {"teacher": export_dir / "teacher" / "model.onnx"}
-    if recipe.distill:
+    if recipe.prune:
+        models[f"unpruned{suffix}"] = quant_dir / "unpruned" / "model.onnx"
+    if compressed:
         models["student"] = export_dir / "student" / "model.onnx"
     if recipe.quantize.mode != "none":
         models[shipped] = quant_dir / "model.onnx"
@@ -189,10 +202,12 @@ def compress(
     def report(out: Path, summary: dict) -> None:
         from edgebert.report import model_rows, write_report
 
-        params = {
-            **{n: sched.run.summary("teacher").get("parameters") for n in ("teacher-pytorch", "teacher")},
-            **({"student": sched.run.summary("distill").get("parameters")} if recipe.distill else {}),
-        }
+        params = {n: sched.run.summary("teacher").get("parameters") for n in ("teacher-pytorch", "teacher")}
+        if recipe.distill:
+            params["student"] = sched.run.summary("distill").get("parameters")
+        if recipe.prune:
+            params[f"unpruned{suffix}"] = params.get("student", params["teacher"])
+            params["student"] = sched.run.summary("prune")["after"]["parameters"]
         params[shipped] = params.get(student)
         write_report(
             out,
@@ -208,6 +223,7 @@ def compress(
                     for s in STAGES[:-1]
                     if (sched.run.dir(s) / "stage.json").is_file()
                 },
+                "pruning": sched.run.summary("prune") if recipe.prune else None,
                 "gates": [v.as_dict() for v in verdicts],
                 "warnings": list(reporter.warnings),
                 "manifest": manifest,
@@ -240,7 +256,54 @@ def _train_stages(recipe: Recipe, data: Dataset, data_key: str, sched: _Schedule
     )
     if recipe.distill is None:
         sched.keys["distill"] = sched.keys["teacher"]
+    else:
+        _distill_stage(recipe, data, data_key, sched, teacher_dir)
+    if recipe.prune is None:
+        sched.keys["prune"] = sched.keys["distill"]
         return teacher_dir
+
+    def prune(out: Path, summary: dict) -> None:
+        from edgebert.stages.prune import run_prune
+
+        source = sched.run.dir("distill") if recipe.distill else teacher_dir
+        layers = sched.run.summary("distill")["layers"] if recipe.distill else list(range(_layer_count(teacher_dir)))
+        summary.update(
+            run_prune(
+                recipe.prune,
+                recipe.quantize,
+                recipe.data,
+                data,
+                teacher_dir,
+                source,
+                layers,
+                out,
+                sched.reporter,
+                recipe.export.opset,
+            )
+        )
+
+    # a latency budget is measured on the shipped form, so the export and quantize settings are inputs too
+    sections = ("prune", "export", "quantize") if recipe.prune.budget and recipe.prune.budget.p50_ms else ("prune",)
+    sched.stage(
+        "prune",
+        [recipe.section_hash(*sections), sched.keys["distill"], data_key],
+        prune,
+        lambda s: (
+            f"{sum(x['kept_heads'] for x in s['layers'])} heads, FFN {s['layers'][0]['ffn_neurons']} kept, "
+            f"{s['after']['parameters']:,} parameters, dev accuracy {s['dev_accuracy']:.4f} "
+            f"(before {s['before']['dev_accuracy']:.4f})"
+        ),
+    )
+    return teacher_dir
+
+
+def _layer_count(model_dir: Path) -> int:
+    import json
+
+    return int(json.loads((model_dir / "config.json").read_text())["num_hidden_layers"])
+
+
+def _distill_stage(recipe: Recipe, data: Dataset, data_key: str, sched: _Scheduler, teacher_dir: Path) -> None:
 
     def distill(out: Path, summary: dict) -> None:
         from edgebert.stages.distill import run_distill
@@ -256,7 +319,6 @@ def _train_stages(recipe: Recipe, data: Dataset, data_key: str, sched: _Schedule
             f"(at init {s['dev_accuracy_at_init']:.4f}), {s['parameters']:,} parameters"
         ),
     )
-    return teacher_dir
 
 
 def _manifest(
@@ -267,7 +329,7 @@ def _manifest(
     session = make_session(model, threads=1)
     export = run.summary("export")
     quant = run.summary("quantize")
-    part = "student" if recipe.distill else "teacher"
+    part = "student" if recipe.distill or recipe.prune else "teacher"
     return {
         "name": recipe.name,
         "task": recipe.task,
@@ -306,6 +368,10 @@ def _note(stage: str, run: Run) -> str:
     return {
         "teacher": lambda: f"dev {s.get('dev_accuracy', 0):.4f}",
         "distill": lambda: f"layers {s.get('layers')}, dev {s.get('dev_accuracy', 0):.4f}",
+        "prune": lambda: (
+            f"heads kept per layer {[x['kept_heads'] for x in s['layers']]}, "
+            f"FFN {s['layers'][0]['ffn_neurons']}, dev {s['dev_accuracy']:.4f}"
+        ),
         "quantize": lambda: f"{s.get('mode')} ({s.get('source')})",
     }.get(stage, lambda: "")()
 

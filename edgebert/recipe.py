@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edgebert.errors import RecipeError
 
 RECIPE_VERSION = 1
-STAGES = ("teacher", "distill", "export", "quantize", "evaluate", "benchmark", "package", "report")
+STAGES = ("teacher", "distill", "prune", "export", "quantize", "evaluate", "benchmark", "package", "report")
 
 
 class _Config(BaseModel):
@@ -101,6 +101,51 @@ class DistillConfig(TrainConfig):
         return self
 
 
+class RecoverConfig(TrainConfig):
+    """The short distillation from the teacher after pruning (same losses as distill:)."""
+
+    temperature: float = Field(2.0, gt=0)
+    losses: LossWeights = LossWeights()
+    lr: float = Field(1e-4, gt=0)
+
+
+class PruneBudget(_Config):
+    """Prune until the shipped (quantized) model meets p50_ms at this setting, or the encoder meets gflops."""
+
+    p50_ms: float | None = Field(None, gt=0)
+    gflops: float | None = Field(None, gt=0)
+    threads: int = Field(2, ge=1)
+    batch: int = Field(1, ge=1)
+    seq: int = Field(128, ge=1)
+    max_fraction: float = Field(0.9, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> PruneBudget:
+        if (self.p50_ms is None) == (self.gflops is None):
+            raise ValueError("prune.budget needs exactly one of p50_ms (latency on this machine) or gflops")
+        return self
+
+
+class PruneConfig(_Config):
+    heads: float | None = Field(None, ge=0, lt=1, description="fraction of attention heads to remove")
+    ffn: float | None = Field(None, ge=0, lt=1, description="fraction of FFN neurons to remove, per layer")
+    budget: PruneBudget | None = None
+    uniform_heads: bool = False
+    importance_samples: int = Field(1024, ge=8)
+    steps: int = Field(1, ge=1, le=20)
+    recover: RecoverConfig | None = RecoverConfig()
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PruneConfig:
+        fractions = self.heads is not None or self.ffn is not None
+        if fractions == (self.budget is not None):
+            raise ValueError("prune needs fractions (heads and/or ffn) or a budget, not both and not neither")
+        if fractions and not (self.heads or self.ffn):
+            raise ValueError("prune.heads and prune.ffn are both 0: nothing to remove; remove the prune section")
+        return self
+
+
 class ExportConfig(_Config):
     opset: int = Field(17, ge=11)
     atol: float = Field(1e-3, gt=0)
@@ -163,6 +208,7 @@ class Recipe(_Config):
     data: DataConfig
     teacher: TeacherConfig
     distill: DistillConfig | None = None
+    prune: PruneConfig | None = None
     export: ExportConfig = ExportConfig()
     quantize: QuantizeConfig = QuantizeConfig()
     benchmark: BenchmarkConfig = BenchmarkConfig()

@@ -98,6 +98,8 @@ def render_markdown(report: dict) -> str:
         lines.append(
             f"| {r['model']} | " + " | ".join(f"{b['fixed'][t][r['model']]['p50_ms']:.2f}" for t in b["fixed"]) + " |"
         )
+    if report.get("pruning"):
+        lines += _pruning_section(report["pruning"], report["models"])
     lines += ["", "## Stages", "", "| stage | seconds | notes |", "|---|---|---|"]
     for stage, s in report["stages"].items():
         lines.append(f"| {stage} | {s.get('seconds', '—')} | {s.get('note', '')} |")
@@ -111,6 +113,46 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     lines += ["", "![accuracy vs latency](accuracy_vs_latency.png)", ""]
     return "\n".join(lines)
+
+
+def _pruning_section(prune: dict, models: list[dict]) -> list[str]:
+    rows = {r["model"]: r for r in models}
+    before = next((r for name, r in rows.items() if name.startswith("unpruned")), None)
+    after = models[-1]
+    b, a = prune["before"], prune["after"]
+    lines = [
+        "",
+        "## Pruning",
+        "",
+        f"Removed {prune['target']['heads']:.0%} of attention heads and {prune['target']['ffn']:.0%} of FFN neurons "
+        f"in {len(prune['steps'])} step(s); teacher layers {prune['teacher_layers']}.",
+        "",
+        "| layer | heads kept | FFN neurons | parameters |",
+        "|---|---|---|---|",
+        *[f"| {x['layer']} | {x['kept_heads']} | {x['ffn_neurons']} | {x['parameters']:,} |" for x in prune["layers"]],
+        "",
+        "| | before | after |",
+        "|---|---|---|",
+        f"| parameters | {b['parameters']:,} | {a['parameters']:,} |",
+        f"| encoder GFLOPs (seq {prune['seq_for_gflops']}) | {b['gflops_at_seq']:.3f} | {a['gflops_at_seq']:.3f} |",
+        f"| dev accuracy (PyTorch) | {b['dev_accuracy'] * 100:.2f} | {a['dev_accuracy'] * 100:.2f} |",
+    ]
+    if before is not None:
+        lines += [
+            f"| test accuracy ({before['model']} → {after['model']}) | {_acc(before['accuracy'])} | "
+            f"{_acc(after['accuracy'])} |",
+            f"| p50 ms | {before['p50_ms']:.2f} | {after['p50_ms']:.2f} "
+            f"({before['p50_ms'] / after['p50_ms']:.2f}x faster) |",
+        ]
+    search = prune.get("budget_search")
+    if search:
+        lines += [
+            "",
+            f"Budget search: fraction {search['fraction']:.2f}, predicted {search['predicted']:g}, measured "
+            f"{search['measured']:g}. Points timed (fraction: p50 ms): "
+            + ", ".join(f"{p['fraction']:.2f}: {p.get('p50_ms', '—')}" for p in search["points"]),
+        ]
+    return lines
 
 
 def plot_accuracy_latency(rows: list[dict], path: Path, threads: int) -> None:

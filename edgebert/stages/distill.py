@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from edgebert.data import Dataset
 from edgebert.errors import RecipeError
-from edgebert.recipe import DataConfig, DistillConfig
+from edgebert.recipe import DataConfig, DistillConfig, RecoverConfig
 from edgebert.reporting import Reporter
 
 _LAYER = re.compile(r"^(.*\.(?:layer|layers))\.(\d+)\.(.*)$")
@@ -60,8 +60,15 @@ def build_student(teacher, cfg: DistillConfig):
 
 
 def distill_loss(
-    student_out, teacher_out, labels: torch.Tensor, mask: torch.Tensor, layers: list[int], cfg: DistillConfig
+    student_out,
+    teacher_out,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    layers: list[int],
+    cfg: DistillConfig | RecoverConfig,
+    heads: list[list[int]] | None = None,
 ) -> torch.Tensor:
+    """The weighted loss; `heads[k]` lists the teacher heads student layer k still has (after pruning)."""
     w, t = cfg.losses, cfg.temperature
     loss = w.labels * F.cross_entropy(student_out.logits, labels)
     if w.logits:
@@ -84,9 +91,11 @@ def distill_loss(
         kl = 0.0
         for k, layer in enumerate(layers):
             p_t, p_s = teacher_out.attentions[layer], student_out.attentions[k]
+            if heads is not None:
+                p_t = p_t[:, heads[k]]
             kl = kl + (p_t * (p_t.clamp_min(1e-12).log() - p_s.clamp_min(1e-12).log()) * query).sum()
-        heads = student_out.attentions[0].shape[1]
-        loss = loss + w.attention * kl / (query.sum() * heads * len(layers))
+        rows = sum(a.shape[1] for a in student_out.attentions[: len(layers)])
+        loss = loss + w.attention * kl / (query.sum() * rows)
     return loss
 
 

@@ -134,7 +134,9 @@ def run_export(
     reference, config = pytorch_reference(model_dir, texts, max_length)
     plain = export_onnx(model_dir, out, opset, trust_remote_code)
     fused_path = out / "model.fused.onnx"
-    offline = fuse(plain, fused_path, config.num_attention_heads, config.hidden_size)
+    # pruned heads leave layers with different head counts: let the fusion read them from each graph node
+    heads, hidden = (0, 0) if config.pruned_heads else (config.num_attention_heads, config.hidden_size)
+    offline = fuse(plain, fused_path, heads, hidden)
     return {
         "opset": opset,
         "plain": {

@@ -1,0 +1,276 @@
+"""`edgebert check`: measure a dist folder against a budgets file, absolutely or relative to a baseline model
+(e.g. main's) and a reference model, and give one verdict per budget: pass, fail or inconclusive.
+
+Latency relative to another model is timed interleaved in one process (A B, B A, … in short rounds after a
+warm-up, threads as set), and the candidate/other ratio of per-round medians is compared with its bootstrap
+confidence interval: pass when the whole interval is within the bound, fail when it is wholly outside,
+inconclusive when it straddles the bound. Absolute bounds get the same treatment with the interval of the
+percentile. Accuracy is measured on `--data` through ONNX Runtime, or read from the manifest (and said so).
+Only onnxruntime, tokenizers and numpy run models here: no torch. It renders nothing (check_output.py does).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from edgebert.budgets import BudgetsError, BudgetsFile
+from edgebert.errors import DataError
+
+Status = Literal["pass", "fail", "inconclusive"]
+EXIT_CODES = {"pass": 0, "fail": 3, "inconclusive": 5}
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+# Real sentences for the fixed-length latency input when no --data is given (content does not change timing).
+FILLER = [
+    "The committee will publish its findings after the review of every submitted report.",
+    "She walked along the river for an hour, thinking about the letter she had not yet answered.",
+    "Prices rose slowly through the spring, then fell sharply when the new harvest arrived.",
+]
+
+
+@dataclass
+class Result:
+    budget: str
+    status: Status
+    measured: float
+    bound: float
+    unit: str
+    detail: str
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass
+class CheckReport:
+    candidate: str
+    results: list[Result]
+    measurements: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        states = {r.status for r in self.results}
+        return "fail" if "fail" in states else "inconclusive" if "inconclusive" in states else "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def as_dict(self) -> dict:
+        return {
+            "candidate": self.candidate,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "results": [asdict(r) for r in self.results],
+            "measurements": self.measurements,
+        }
+
+
+@dataclass
+class _Model:
+    name: str
+    model: Path | None
+    manifest: dict | None
+    tokenizer: Path | None = None
+
+    @property
+    def mb(self) -> float:
+        if self.model is not None:
+            return self.model.stat().st_size / 1e6
+        return self.manifest["model"]["bytes"] / 1e6
+
+
+def run_check(
+    dist: Path,
+    budgets: BudgetsFile,
+    data: Path | None = None,
+    baseline: Path | None = None,
+    reference: Path | None = None,
+    text: str = "sentence",
+    label: str = "label",
+) -> CheckReport:
+    candidate = _load_side("candidate", dist, allow_manifest_only=False)
+    others = {}
+    if baseline is not None:
+        others["baseline"] = _load_side("baseline", baseline, allow_manifest_only=True)
+    if reference is not None:
+        others["reference"] = _load_side("reference", reference, allow_manifest_only=False, tokenizer=candidate)
+    for which in ("baseline", "reference"):
+        if budgets.relative_to(which) and which not in others:
+            raise BudgetsError(f"the budgets file has *_vs_{which} bounds: pass --{which} PATH")
+    b = budgets.budgets
+    results: list[Result] = []
+    report = CheckReport(str(dist), results)
+    m = report.measurements
+    m["size_mb"] = {"candidate": round(candidate.mb, 3), **{k: round(o.mb, 3) for k, o in others.items()}}
+    if b.size is not None:
+        results.append(_fixed("size", candidate.mb, b.size, "MB", "model file on disk"))
+    for which, bound in (("baseline", b.size_vs_baseline), ("reference", b.size_vs_reference)):
+        if bound is not None:
+            results.append(_fixed(f"size_vs_{which}", candidate.mb / others[which].mb, bound, "x", f"size / {which}"))
+    _accuracy(candidate, others, b, data, text, label, results, m)
+    if budgets.latency_wanted():
+        _latency(candidate, others, budgets, data, text, label, results, m)
+    if b.fusions:
+        recorded = (candidate.manifest or {}).get("fusions", {}).get("at_load_cpu_shipped", {})
+        m["fusions"] = recorded
+        for op, least in b.fusions.items():
+            got = recorded.get(op, 0)
+            results.append(
+                Result(f"fusions.{op}", "pass" if got >= least else "fail", got, least, "nodes (min)", "manifest")
+            )
+    if candidate.manifest and candidate.manifest.get("mobile"):
+        m["mobile"] = candidate.manifest["mobile"]
+    return report
+
+
+def _fixed(name: str, measured: float, bound: float, unit: str, detail: str, minimum: bool = False) -> Result:
+    ok = measured >= bound if minimum else measured <= bound
+    return Result(name, "pass" if ok else "fail", round(measured, 4), bound, unit, detail)
+
+
+def _interval(name: str, est: float, low: float, high: float, bound: float, unit: str, detail: str) -> Result:
+    status: Status = "pass" if high <= bound else "fail" if low > bound else "inconclusive"
+    return Result(name, status, est, bound, unit, detail, low, high)
+
+
+def _load_side(role: str, path: Path, allow_manifest_only: bool, tokenizer: _Model | None = None) -> _Model:
+    from edgebert.runtime.classifier import MANIFEST, DistError, load
+
+    path = Path(path)
+    if path.is_file() and path.suffix == ".onnx" and tokenizer is not None:
+        return _Model(role, path, None, tokenizer.tokenizer)
+    if path.is_file() and path.name.endswith(".json"):
+        if not allow_manifest_only:
+            raise BudgetsError(f"--{role} {path}: give a dist folder (or an .onnx file), not a manifest")
+        try:
+            return _Model(role, None, _manifest(json.loads(path.read_text()), path))
+        except json.JSONDecodeError as e:
+            raise BudgetsError(f"--{role} {path} is not JSON: {e.msg}") from None
+    if not path.is_dir():
+        raise BudgetsError(f"--{role} {path} not found: give a dist folder, an edgebert.json or an .onnx file")
+    try:
+        load(path)  # verifies the sha256 and that ONNX Runtime can load it
+    except DistError as e:
+        raise BudgetsError(f"--{role}: {e}") from None
+    manifest = _manifest(json.loads((path / MANIFEST).read_text()), path / MANIFEST)
+    return _Model(role, path / manifest["model"]["file"], manifest, path / manifest["tokenizer"])
+
+
+def _manifest(manifest: dict, path: Path) -> dict:
+    if manifest.get("format") != "edgebert-manifest" or manifest.get("format_version") != 1:
+        raise BudgetsError(f"{path} is not an edgebert manifest this version reads (format_version 1)")
+    return manifest
+
+
+def _classifier(model: _Model, candidate: _Model, threads: int | None = None, providers: list[str] | None = None):
+    from edgebert.runtime.classifier import TextClassifier, make_session
+
+    labels, max_length = candidate.manifest["labels"], candidate.manifest["max_length"]
+    clf = TextClassifier.from_files(model.model, model.tokenizer or candidate.tokenizer, labels, max_length)
+    if threads is not None or providers is not None:
+        clf.session = make_session(model.model, threads, providers=providers)
+    return clf
+
+
+def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
+    wanted = {"accuracy": b.accuracy, "baseline": b.accuracy_vs_baseline, "reference": b.accuracy_vs_reference}
+    if all(v is None for v in wanted.values()) and data is None:
+        return
+    from edgebert.data import read_labelled
+    from edgebert.evaluate import accuracy_with_ci
+
+    if data is None:
+        if b.accuracy_vs_reference is not None:
+            raise BudgetsError("accuracy_vs_reference needs --data (the reference has no recorded accuracy)")
+        recorded = candidate.manifest["metrics"]["accuracy"]
+        m["accuracy"] = {"candidate": recorded, "source": "recorded in the manifest at packaging"}
+        if b.accuracy is not None:
+            r = _fixed("accuracy", recorded["value"], b.accuracy, "fraction (min)", "recorded in the manifest", True)
+            results.append(r)
+        if b.accuracy_vs_baseline is not None:
+            diff = recorded["value"] - others["baseline"].manifest["metrics"]["accuracy"]["value"]
+            detail = "both recorded in the manifests"
+            bound = b.accuracy_vs_baseline * 100
+            results.append(_fixed("accuracy_vs_baseline", round(diff * 100, 3), bound, "points", detail, True))
+        return
+    texts, gold = read_labelled(data, text, label)
+    labels = candidate.manifest["labels"]
+    unknown = sorted(set(gold) - set(labels))
+    if unknown:
+        raise DataError(f"--data {data}: labels {unknown[:5]} are not the model's labels {labels}")
+    y = np.array([labels.index(g) for g in gold])
+    preds = {"candidate": _classifier(candidate, candidate).logits(texts).argmax(1)}
+    for which in ("baseline", "reference"):
+        if which in others and others[which].model is not None:
+            preds[which] = _classifier(others[which], candidate).logits(texts).argmax(1)
+    m["accuracy"] = {k: accuracy_with_ci(y, p) for k, p in preds.items()} | {"source": f"{data} ({len(y)} examples)"}
+    if b.accuracy is not None:
+        acc = m["accuracy"]["candidate"]
+        results.append(_fixed("accuracy", acc["value"], b.accuracy, "fraction (min)", f"on {data.name}", True))
+    for which, bound in (("baseline", b.accuracy_vs_baseline), ("reference", b.accuracy_vs_reference)):
+        if bound is None:
+            continue
+        if which in preds:
+            diff = float(np.mean(preds["candidate"] == y) - np.mean(preds[which] == y))
+            detail = f"both on {data.name}"
+        else:
+            diff = m["accuracy"]["candidate"]["value"] - others[which].manifest["metrics"]["accuracy"]["value"]
+            detail = f"candidate on {data.name}, {which} as recorded in its manifest"
+        results.append(_fixed(f"accuracy_vs_{which}", round(diff * 100, 3), bound * 100, "points", detail, True))
+
+
+def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results, m) -> None:
+    import onnxruntime as ort
+
+    from edgebert.bench import fixed_input, onnx_runner, paired_rounds, percentile_with_interval, ratio_with_interval
+
+    t, b = budgets.timing, budgets.budgets
+    available = ort.get_available_providers()
+    for p in t.providers:
+        if PROVIDERS[p] not in available:
+            raise BudgetsError(
+                f"timing.providers: {p} ({PROVIDERS[p]}) is not available in this onnxruntime "
+                f"(available: {', '.join(available)}); remove it or install the build that has it"
+            )
+    compare = {w: o for w, o in others.items() if o.model is not None and _wants_latency(b, w)}
+    for which in ("baseline", "reference"):
+        if _wants_latency(b, which) and which not in compare:
+            raise BudgetsError(f"latency_vs_{which} needs a model to time: pass a dist folder as --{which}")
+    texts = FILLER
+    if data is not None:
+        from edgebert.data import read_labelled
+
+        texts = read_labelled(data, text, label)[0][:200]
+    m["latency"] = {"batch": t.batch, "seq": t.seq, "rounds": t.rounds, "calls_per_round": t.calls, "runs": {}}
+    for provider in t.providers:
+        for threads in t.threads:
+            runners, encode = {}, None
+            for name, model in {"candidate": candidate, **compare}.items():
+                clf = _classifier(model, candidate, threads, [PROVIDERS[provider]])
+                encode = encode or clf.encode
+                runners[name] = onnx_runner(clf.session)
+            feeds = fixed_input(encode, texts, t.batch, t.seq)
+            rounds = paired_rounds(runners, feeds, t.warmup, t.rounds, t.calls, t.settle_ms / 1000)
+            where = f"{provider}, {threads} threads"
+            run = {name: percentile_with_interval(r, 50, t.confidence) for name, r in rounds.items()}
+            m["latency"]["runs"][where] = run
+            for q, bound in ((50, b.p50), (90, b.p90)):
+                if bound is not None:
+                    s = percentile_with_interval(rounds["candidate"], q, t.confidence)
+                    results.append(_interval(f"p{q} ({where})", s["ms"], s["low"], s["high"], bound, "ms", "absolute"))
+            for which in compare:
+                bound = b.latency_vs_baseline if which == "baseline" else b.latency_vs_reference
+                r = ratio_with_interval(rounds["candidate"], rounds[which], t.confidence)
+                run[f"ratio_vs_{which}"] = r
+                detail = f"p50 candidate / {which}, interleaved, {t.confidence:.0%} interval"
+                results.append(
+                    _interval(f"latency_vs_{which} ({where})", r["ratio"], r["low"], r["high"], bound, "x", detail)
+                )
+
+
+def _wants_latency(b, which: str) -> bool:
+    return getattr(b, f"latency_vs_{which}") is not None

@@ -1,0 +1,226 @@
+"""Prune stage: score heads and FFN neurons on training batches, remove the least important physically, and
+recover accuracy with a short distillation from the teacher; optionally in `steps` rounds of prune + recover.
+
+The target is either fractions (`prune.heads`, `prune.ffn`) or a budget: encoder GFLOPs, or a p50 latency of
+the shipped (exported, quantized) model at a stated batch, sequence length and thread count on this machine,
+found by edgebert.pruning.budget from real ONNX Runtime timings. In budget mode one fraction applies to heads
+and FFN neurons alike. The result is a Hugging Face folder that reloads with `from_pretrained` (the config
+records `pruned_heads` and the new `intermediate_size`) plus importance.json with the scores.
+It does not export or quantize what it saves (the export and quantize stages do).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgebert.data import Dataset
+from edgebert.pruning.budget import BudgetSearch, flops_fraction, latency_fraction
+from edgebert.pruning.importance import Importance, score
+from edgebert.pruning.selection import select, targets
+from edgebert.pruning.surgery import apply_plan, encoder_flops, encoder_layers, ffn_width, kept_heads, shape_summary
+from edgebert.recipe import DataConfig, PruneConfig, QuantizeConfig
+from edgebert.reporting import Reporter
+from edgebert.runs import write_json
+
+
+def run_prune(
+    cfg: PruneConfig,
+    quantize: QuantizeConfig,
+    data_cfg: DataConfig,
+    data: Dataset,
+    teacher_dir: Path,
+    student_dir: Path,
+    layers: list[int],
+    out: Path,
+    reporter: Reporter,
+    opset: int = 17,
+) -> dict:
+    """Prune the model in `student_dir` (whose layer k copies teacher layer `layers[k]`) into `out`."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from edgebert.stages.training import accuracy, batches, encode
+
+    attention_loss = cfg.recover is not None and cfg.recover.losses.attention > 0
+    eager = "eager" if attention_loss else None
+    model = AutoModelForSequenceClassification.from_pretrained(
+        student_dir, use_safetensors=True, attn_implementation=eager
+    )
+    encoder_layers(model)  # a clear error for model families without prunable heads, before any work
+    tokenizer = AutoTokenizer.from_pretrained(student_dir)
+    sample = data.train.head(cfg.importance_samples)
+    scoring = encode(tokenizer, sample.texts, data.label_ids(sample), data_cfg.max_length)
+    dev = encode(tokenizer, data.eval.texts, data.label_ids(data.eval), data_cfg.max_length)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    score_batches = list(batches(scoring, tokenizer, 32, generator))
+
+    def importance() -> Importance:
+        return score(model, reporter.track(score_batches, "importance", len(score_batches)), _task_loss)
+
+    config = model.config
+    heads0, width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
+    head_size = config.hidden_size // config.num_attention_heads
+    seq = cfg.budget.seq if cfg.budget else 128
+    gflops_at = _gflops_at(config, len(layers), heads0, width0, head_size, seq)
+    before = {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "dev_accuracy": accuracy(model, dev, tokenizer),
+        "gflops_at_seq": round(gflops_at(0.0), 4),
+    }
+    first = importance()
+    search: BudgetSearch | None = None
+    if cfg.budget is None:
+        heads_f, ffn_f = cfg.heads or 0.0, cfg.ffn or 0.0
+    else:
+        if cfg.budget.gflops is not None:
+            search = flops_fraction(gflops_at, cfg.budget.gflops, cfg.budget.max_fraction)
+        else:
+            probe = _LatencyProbe(model, tokenizer, first, cfg, quantize, opset, out / "_latency", data.train.texts)
+            search = latency_fraction(probe.time, gflops_at, cfg.budget.p50_ms, cfg.budget.max_fraction)
+            shutil.rmtree(out / "_latency")
+        heads_f = ffn_f = search.fraction
+        reporter.info(f"  prune budget: remove {heads_f:.0%} of heads and FFN neurons ({search.as_dict()['points']})")
+
+    teacher = None
+    if cfg.recover is not None:
+        teacher = AutoModelForSequenceClassification.from_pretrained(
+            teacher_dir, use_safetensors=True, attn_implementation=eager
+        ).eval()
+    steps = []
+    for step in range(1, cfg.steps + 1):
+        scores = first if step == 1 else importance()
+        drop_total, keep = targets(heads0, width0, heads_f * step / cfg.steps, ffn_f * step / cfg.steps)
+        present = sum(len(h) for h in kept_heads(model))
+        plan = select(scores, kept_heads(model), drop_total - (heads0 - present), keep, cfg.uniform_heads)
+        apply_plan(model, plan)
+        record = {"step": step, "removed_heads": plan.heads, "ffn_width": ffn_width(model)[0]}
+        record["dev_accuracy_pruned"] = accuracy(model, dev, tokenizer)
+        if teacher is not None:
+            record.update(_recover(model, teacher, tokenizer, layers, cfg, data_cfg, data, dev, reporter, step))
+        reporter.info(
+            f"  prune step {step}/{cfg.steps}: {sum(len(h) for h in kept_heads(model))}/{heads0} heads, "
+            f"FFN {ffn_width(model)[0]}/{width0}, dev {record['dev_accuracy_pruned']:.4f} pruned"
+            + (f", {record['dev_accuracy']:.4f} recovered" if "dev_accuracy" in record else "")
+        )
+        steps.append(record)
+
+    model.config._attn_implementation = None  # the saved model picks the fastest kernel when loaded
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    write_json(out / "importance.json", {"format": "edgebert-importance v1", **first.as_dict()})
+    after_dev = steps[-1].get("dev_accuracy", steps[-1]["dev_accuracy_pruned"])
+    return {
+        "target": {"heads": heads_f, "ffn": ffn_f, "budget": cfg.budget.model_dump() if cfg.budget else None},
+        "budget_search": search.as_dict() if search else None,
+        "layers": shape_summary(model),
+        "teacher_layers": layers,
+        "seq_for_gflops": seq,
+        "before": before,
+        "after": {
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "dev_accuracy": after_dev,
+            "gflops_at_seq": round(_gflops_of(model, head_size, seq), 4),
+        },
+        "dev_accuracy": after_dev,
+        "steps": steps,
+    }
+
+
+def _task_loss(model, batch: dict) -> torch.Tensor:
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    return F.cross_entropy(model(**inputs).logits, batch["labels"])
+
+
+def _gflops_at(config, n_layers: int, heads0: int, width0: int, head_size: int, seq: int):
+    """GFLOPs of the encoder after removing fraction f of heads (spread evenly for the count) and neurons."""
+
+    def gflops(f: float) -> float:
+        drop, keep = targets(heads0, width0, f, f)
+        heads = [(heads0 - drop) / n_layers] * n_layers
+        return encoder_flops(heads, [keep] * n_layers, config.hidden_size, head_size, seq) / 1e9
+
+    return gflops
+
+
+def _gflops_of(model, head_size: int, seq: int) -> float:
+    heads = [len(h) for h in kept_heads(model)]
+    return encoder_flops(heads, ffn_width(model), model.config.hidden_size, head_size, seq) / 1e9
+
+
+def _recover(model, teacher, tokenizer, layers, cfg: PruneConfig, data_cfg, data, dev, reporter, step) -> dict:
+    from edgebert.stages.distill import distill_loss
+    from edgebert.stages.training import encode, fit
+
+    rec = cfg.recover
+    split = data.train.head(rec.max_train_samples)
+    train = encode(tokenizer, split.texts, data.label_ids(split), data_cfg.max_length)
+    wants = dict(output_hidden_states=rec.losses.hidden > 0, output_attentions=rec.losses.attention > 0)
+    heads = kept_heads(model)
+
+    def step_loss(batch):
+        labels = batch.pop("labels")
+        with torch.no_grad():
+            t_out = teacher(**batch, **wants)
+        s_out = model(**batch, **wants)
+        return distill_loss(s_out, t_out, labels, batch["attention_mask"], layers, rec, heads)
+
+    result = fit(model, train, dev, tokenizer, rec, step_loss, reporter, f"recover {step}/{cfg.steps}")
+    return {"dev_accuracy": result.best_accuracy, "best_epoch": result.best_epoch, "history": result.history}
+
+
+class _LatencyProbe:
+    """Builds pruned variants in their shipped form (ONNX, quantized as the recipe says) and times them."""
+
+    def __init__(self, model, tokenizer, importance: Importance, cfg: PruneConfig, quantize, opset, work: Path, texts):
+        from edgebert.bench import fixed_input
+
+        self.model, self.tokenizer, self.importance, self.cfg = model, tokenizer, importance, cfg
+        self.quantize, self.opset, self.work = quantize, opset, work
+        self.runners: dict[float, object] = {}
+        heads0, self.width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
+        self.heads0 = heads0
+        budget = cfg.budget
+
+        def encode_np(batch: list[str]) -> dict[str, np.ndarray]:
+            enc = tokenizer(batch, return_tensors="np")
+            return {k: v.astype(np.int64) for k, v in enc.items()}
+
+        self.feeds = fixed_input(encode_np, texts[:200], budget.batch, budget.seq)
+
+    def _build(self, f: float):
+        from edgebert.bench import onnx_runner
+        from edgebert.runtime import make_session
+        from edgebert.stages.export import export_onnx, fuse
+        from edgebert.stages.quantize import QUANTIZERS
+
+        variant = copy.deepcopy(self.model)
+        drop, keep = targets(self.heads0, self.width0, f, f)
+        apply_plan(variant, select(self.importance, kept_heads(variant), drop, keep, self.cfg.uniform_heads))
+        folder = self.work / f"f{f:.2f}"
+        variant.config._attn_implementation = None
+        variant.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+        onnx_dir = folder / "onnx"
+        onnx_dir.mkdir()
+        plain = export_onnx(folder, onnx_dir, self.opset)
+        source = plain
+        if self.quantize.source == "fused":
+            source = onnx_dir / "model.fused.onnx"
+            fuse(plain, source, 0, 0)
+        target = onnx_dir / "shipped.onnx"
+        QUANTIZERS[self.quantize.mode](source, target, self.quantize)
+        return onnx_runner(make_session(target, threads=self.cfg.budget.threads))
+
+    def time(self, fractions: list[float]) -> dict[float, float]:
+        from edgebert.bench import time_interleaved
+
+        for f in fractions:
+            if f not in self.runners:
+                self.runners[f] = self._build(f)
+        timed = time_interleaved({f: self.runners[f] for f in fractions}, self.feeds, warmup=10, iterations=100)
+        return {f: t["p50_ms"] for f, t in timed.items()}
