@@ -25,13 +25,17 @@ def fixed_input(
     encode: Callable[[list[str]], dict[str, np.ndarray]], texts: list[str], batch: int, seq: int
 ) -> dict[str, np.ndarray]:
     """Real token ids, exactly `seq` long and unpadded, repeated `batch` times (sentences joined until long enough)."""
-    joined, i = "", 0
-    while i < len(texts) * 50:
+    joined, longest, stalled = "", 0, 0
+    for i in range(len(texts) * 50):
         joined += " " + texts[i % len(texts)]
-        i += 1
         feeds = encode([joined])
-        if feeds["input_ids"].shape[1] >= seq:
+        length = feeds["input_ids"].shape[1]
+        if length >= seq:
             break
+        stalled = stalled + 1 if length <= longest else 0
+        longest = max(longest, length)
+        if stalled >= 3:
+            raise ValueError(f"the tokenizer stops at {longest} tokens (truncation), below the benchmark's seq {seq}")
     else:
         raise ValueError("texts too short to build a fixed-length benchmark input")
     return {k: np.repeat(v[:, :seq], batch, axis=0) for k, v in feeds.items()}

@@ -166,10 +166,13 @@ def _manifest(manifest: dict, path: Path) -> dict:
     return manifest
 
 
-def _classifier(model: _Model, candidate: _Model, threads: int | None = None, providers: list[str] | None = None):
+def _classifier(
+    model: _Model, candidate: _Model, threads: int | None = None, providers: list[str] | None = None, seq: int = 0
+):
     from edgebert.runtime.classifier import TextClassifier, make_session
 
-    labels, max_length = candidate.manifest["labels"], candidate.manifest["max_length"]
+    # timing at `seq` tokens needs a tokenizer that does not truncate below it
+    labels, max_length = candidate.manifest["labels"], max(candidate.manifest["max_length"], seq)
     clf = TextClassifier.from_files(model.model, model.tokenizer or candidate.tokenizer, labels, max_length)
     if threads is not None or providers is not None:
         clf.session = make_session(model.model, threads, providers=providers)
@@ -250,7 +253,7 @@ def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results
         for threads in t.threads:
             runners, encode = {}, None
             for name, model in {"candidate": candidate, **compare}.items():
-                clf = _classifier(model, candidate, threads, [PROVIDERS[provider]])
+                clf = _classifier(model, candidate, threads, [PROVIDERS[provider]], t.seq)
                 encode = encode or clf.encode
                 runners[name] = onnx_runner(clf.session)
             feeds = fixed_input(encode, texts, t.batch, t.seq)

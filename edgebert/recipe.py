@@ -67,6 +67,7 @@ class TrainConfig(_Config):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     max_train_samples: int | None = Field(None, ge=1)
+    group_by_length: bool = Field(True, description="batch sentences of similar length (faster, less padding)")
     seed: int = 42
 
 
@@ -241,7 +242,8 @@ class Recipe(_Config):
 
 
 def _dump(value: object) -> object:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    # Defaults are left out so that a field added in a later edgebert (with a default) keeps finished runs valid.
+    return value.model_dump(mode="json", exclude_defaults=True) if isinstance(value, BaseModel) else value
 
 
 def load_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> Recipe:

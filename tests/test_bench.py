@@ -1,6 +1,7 @@
 import time
 
 import numpy as np
+import pytest
 
 from edgebert.bench import fixed_input, summarise, time_interleaved
 
@@ -27,3 +28,12 @@ def test_interleaved_timing_separates_fast_from_slow():
 def test_summarise_percentiles():
     s = summarise(list(range(1, 101)))
     assert s["p50_ms"] == 50.5 and s["p90_ms"] == 90.1 and s["n"] == 100
+
+
+def test_fixed_input_fails_fast_when_the_tokenizer_truncates_below_seq():
+    def truncating(texts):
+        n = min(16, len(texts[0].split()))
+        return {"input_ids": np.ones((1, n), dtype=np.int64)}
+
+    with pytest.raises(ValueError, match="stops at 16 tokens"):
+        fixed_input(truncating, ["one two three four five"], batch=1, seq=128)

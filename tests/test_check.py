@@ -82,7 +82,8 @@ def test_pass_and_fail_with_json_junit_and_markdown(dists, tmp_path, monkeypatch
 
 def test_latency_verdicts_pass_fail_and_inconclusive(dists, tmp_path, monkeypatch):
     dist, reference, _ = dists
-    timing = "timing: {threads: [1], seq: 32, rounds: 10, calls: 5, warmup: 5}\n"
+    # seq 64 is longer than the recipe's max_length (32): timing must not truncate the fixed input
+    timing = "timing: {threads: [1], seq: 64, rounds: 10, calls: 5, warmup: 5}\n"
     slow = _budgets(tmp_path, timing + "budgets: {latency_vs_reference: 0.01x}\n")
     out = _check(dist, slow, "--reference", str(reference))
     assert out.exit_code == 3 and "latency_vs_reference" in out.output

@@ -60,3 +60,22 @@ def test_distill_needs_exactly_one_layer_choice():
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(RecipeError, match="not found"):
         load_recipe(tmp_path / "nope.yaml")
+
+
+def test_stage_keys_ignore_fields_left_at_their_default():
+    """A field added later with a default (or written out at its default) must not invalidate finished runs."""
+    base = {"name": "x", "data": {"train": "t.tsv"}, "teacher": {"model": "m", "finetune": {"epochs": 1}}}
+    plain = parse_recipe(base)
+    explicit = parse_recipe({**base, "teacher": {"model": "m", "finetune": {"epochs": 1, "group_by_length": True}}})
+    changed = parse_recipe({**base, "teacher": {"model": "m", "finetune": {"epochs": 1, "group_by_length": False}}})
+    assert plain.section_hash("teacher") == explicit.section_hash("teacher") != changed.section_hash("teacher")
+
+
+def test_prune_targets_are_validated():
+    base = {"name": "x", "data": {"train": "t.tsv"}, "teacher": {"model": "m"}}
+    with pytest.raises(RecipeError, match=r"prune.heads.*less than 1"):
+        parse_recipe({**base, "prune": {"heads": 1.0}})
+    with pytest.raises(RecipeError, match="not both and not neither"):
+        parse_recipe({**base, "prune": {"heads": 0.5, "budget": {"p50_ms": 3}}})
+    with pytest.raises(RecipeError, match="exactly one of p50_ms"):
+        parse_recipe({**base, "prune": {"budget": {"threads": 2}}})

@@ -39,11 +39,16 @@ def encode(tokenizer, texts: list[str], label_ids: list[int], max_length: int) -
     return Encoded([{**{k: enc[k][i] for k in keys}, "labels": label_ids[i]} for i in range(len(texts))])
 
 
-def batches(data: Encoded, tokenizer, batch_size: int, generator: torch.Generator | None = None):
-    """Batches padded to their longest member; with a generator, shuffled in groups of similar length."""
+def batches(
+    data: Encoded, tokenizer, batch_size: int, generator: torch.Generator | None = None, group_by_length: bool = True
+):
+    """Batches padded to their longest member; with a generator, shuffled (in groups of similar length unless
+    `group_by_length` is false); without one, sorted by length (for evaluation)."""
     collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
     if generator is None:
         order = sorted(range(len(data)), key=lambda i: len(data.features[i]["input_ids"]))
+    elif not group_by_length:
+        order = torch.randperm(len(data), generator=generator).tolist()
     else:
         lengths = [len(f["input_ids"]) for f in data.features]
         order = list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
@@ -107,7 +112,8 @@ def fit(
             model.train()
             running, seen = 0.0, 0
             desc = f"{name} epoch {epoch}/{cfg.epochs}"
-            for batch in reporter.track(batches(train, tokenizer, cfg.batch_size, generator), desc, steps_per_epoch):
+            epoch_batches = batches(train, tokenizer, cfg.batch_size, generator, cfg.group_by_length)
+            for batch in reporter.track(epoch_batches, desc, steps_per_epoch):
                 loss = step_loss(batch)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
