@@ -89,14 +89,11 @@ def latency_fraction(
     x = np.array([gflops(f) for f in anchors])
     slope, intercept = np.polyfit(x, np.array([measured[f] for f in anchors]), 1)
     f = solve_fraction(lambda q: intercept + slope * gflops(q), budget_ms, max_fraction)
-    predicted = float(intercept + slope * gflops(f))
-    search = BudgetSearch(f, predicted, None)
-    for _ in range(max_rounds):
-        # time the chosen fraction beside its neighbours, so the compared numbers come from one run
-        neighbours = sorted({f, *_bracket(measured, f)})
-        measured.update(time_fractions(neighbours))
-        search.measured = measured[f]
-        if abs(measured[f] - budget_ms) <= tolerance * budget_ms:
+    search = BudgetSearch(f, float(intercept + slope * gflops(f)), None)
+    for step in range(max_rounds + 1):
+        # time the fraction beside its measured neighbours, so the compared numbers come from one run
+        measured.update(time_fractions(sorted({f, *_bracket(measured, f)})))
+        if abs(measured[f] - budget_ms) <= tolerance * budget_ms or step == max_rounds:
             break
         lo, hi = _bracket_budget(measured, budget_ms)
         if lo is None or hi is None or hi - lo <= 0.01:
@@ -107,7 +104,10 @@ def latency_fraction(
         if f_new == f:
             break
         f = f_new
-        search.fraction = f
+    # the least pruning measured to meet the budget (within the tolerance)
+    meeting = [q for q, ms in measured.items() if ms <= budget_ms * (1 + tolerance)]
+    search.fraction = min(meeting) if meeting else f
+    search.measured = round(measured[search.fraction], 3)
     search.points = [
         {"fraction": q, "gflops": round(gflops(q), 4), "p50_ms": round(measured[q], 3)} for q in sorted(measured)
     ]
