@@ -5,7 +5,7 @@
 
 Prints each run's ratio, interval and verdict, and the spread. Usage:
 
-    python benchmarks/check_repeatability.py FAST_DIST SLOW_DIST [--runs 10] [--threads 2]
+    python benchmarks/check_repeatability.py FAST_DIST SLOW_DIST [--runs 10] [--threads 2] [--rounds 60]
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ def main() -> None:
     ap.add_argument("slow", type=Path)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=60)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp())
     copy = work / "fast-copy"
     shutil.copytree(args.fast, copy)
     budgets = work / "budgets.yaml"
-    budgets.write_text(f"timing: {{threads: [{args.threads}]}}\nbudgets: {{latency_vs_baseline: +10%}}\n")
+    timing = f"timing: {{threads: [{args.threads}], rounds: {args.rounds}}}\n"
+    budgets.write_text(timing + "budgets: {latency_vs_baseline: +10%}\n")
     cases = {
         "fast vs slow (+10%, expect pass)": (args.fast, args.slow, "pass"),
         "slow vs fast (+10%, expect fail)": (args.slow, args.fast, "fail"),

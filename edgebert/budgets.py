@@ -48,7 +48,7 @@ class Timing(_Strict):
     batch: int = Field(1, ge=1)
     seq: int = Field(128, ge=1)
     warmup: int = Field(20, ge=0)
-    rounds: int = Field(30, ge=5)
+    rounds: int = Field(60, ge=5)
     calls: int = Field(10, ge=1)
     settle_ms: float = Field(50, ge=0)
     confidence: float = Field(0.95, gt=0.5, lt=1)
