@@ -169,14 +169,12 @@ def _manifest(manifest: dict, path: Path) -> dict:
 def _classifier(
     model: _Model, candidate: _Model, threads: int | None = None, providers: list[str] | None = None, seq: int = 0
 ):
-    from edgebert.runtime.classifier import TextClassifier, make_session
+    from edgebert.runtime.classifier import TextClassifier
 
     # timing at `seq` tokens needs a tokenizer that does not truncate below it
     labels, max_length = candidate.manifest["labels"], max(candidate.manifest["max_length"], seq)
-    clf = TextClassifier.from_files(model.model, model.tokenizer or candidate.tokenizer, labels, max_length)
-    if threads is not None or providers is not None:
-        clf.session = make_session(model.model, threads, providers=providers)
-    return clf
+    tokenizer = model.tokenizer or candidate.tokenizer
+    return TextClassifier.from_files(model.model, tokenizer, labels, max_length, threads, providers)
 
 
 def _accuracy(candidate, others, b, data, text, label, results, m) -> None:

@@ -88,8 +88,9 @@ def latency_fraction(
         )
     x = np.array([gflops(f) for f in anchors])
     slope, intercept = np.polyfit(x, np.array([measured[f] for f in anchors]), 1)
-    f = solve_fraction(lambda q: intercept + slope * gflops(q), budget_ms, max_fraction)
-    search = BudgetSearch(f, float(intercept + slope * gflops(f)), None)
+    line = lambda q: float(intercept + slope * gflops(q))  # noqa: E731
+    f = solve_fraction(line, budget_ms, max_fraction)
+    search = BudgetSearch(f, line(f), None)
     for step in range(max_rounds + 1):
         # time the fraction beside its measured neighbours, so the compared numbers come from one run
         measured.update(time_fractions(sorted({f, *_bracket(measured, f)})))
@@ -107,6 +108,7 @@ def latency_fraction(
     # the least pruning measured to meet the budget (within the tolerance)
     meeting = [q for q, ms in measured.items() if ms <= budget_ms * (1 + tolerance)]
     search.fraction = min(meeting) if meeting else f
+    search.predicted = line(search.fraction)  # what the first fitted line says of the fraction kept
     search.measured = round(measured[search.fraction], 3)
     search.points = [
         {"fraction": q, "gflops": round(gflops(q), 4), "p50_ms": round(measured[q], 3)} for q in sorted(measured)

@@ -67,7 +67,13 @@ class TextClassifier:
 
     @classmethod
     def from_files(
-        cls, model: Path, tokenizer_json: Path, labels: list[str], max_length: int, threads: int | None = None
+        cls,
+        model: Path,
+        tokenizer_json: Path,
+        labels: list[str],
+        max_length: int,
+        threads: int | None = None,
+        providers: list[str] | None = None,
     ) -> TextClassifier:
         if not Path(tokenizer_json).is_file():
             raise DistError(f"tokenizer file {tokenizer_json} is missing")
@@ -75,7 +81,7 @@ class TextClassifier:
         tokenizer.enable_truncation(max_length)
         pad_id = tokenizer.token_to_id("[PAD]") if tokenizer.token_to_id("[PAD]") is not None else 0
         tokenizer.enable_padding(pad_id=pad_id)
-        return cls(make_session(model, threads), tokenizer, labels, max_length)
+        return cls(make_session(model, threads, providers=providers), tokenizer, labels, max_length)
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Token ids, attention mask and (if the model takes them) token type ids, padded to the longest text."""
