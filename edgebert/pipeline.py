@@ -80,8 +80,7 @@ def compress(
     student_dir = sched.run.dir("prune") if recipe.prune else unpruned_dir
     compressed = recipe.distill is not None or recipe.prune is not None
     student = "student" if compressed else "teacher"
-    suffix = "" if recipe.quantize.mode == "none" else "-int8"
-    shipped = f"{student}{suffix}"
+    threads = recipe.gates.latency.threads if recipe.gates.latency else recipe.benchmark.threads[-1]
 
     def export(out: Path, summary: dict) -> None:
         from edgebert.stages.export import run_export
@@ -116,26 +115,38 @@ def compress(
     )
 
     def quantize(out: Path, summary: dict) -> None:
+        from edgebert.recipe import QuantScheme
         from edgebert.stages.quantize import run_quantize
 
-        summary.update(run_quantize(export_dir / student, out, recipe.quantize))
+        inputs = _quantize_inputs(recipe, data, teacher_dir, export_dir, threads, sched.reporter)
+        summary.update(run_quantize(export_dir / student, out, recipe.quantize, inputs))
         if recipe.prune:
             (out / "unpruned").mkdir()
             source = export_dir / ("unpruned" if recipe.distill else "teacher")
-            summary["unpruned"] = run_quantize(source, out / "unpruned", recipe.quantize)
+            winner = QuantScheme(**summary["scheme"])  # the unpruned model is quantized the same way, for the report
+            summary["unpruned"] = run_quantize(source, out / "unpruned", recipe.quantize, inputs, scheme=winner)
 
+    # static calibration reads the data; auto also scores on it, bounds by the gate and times like the benchmark
+    sections = ("quantize", "gates", "benchmark") if recipe.quantize.mode == "auto" else ("quantize",)
+    quant_key = [recipe.section_hash(*sections), sched.keys["export"]]
     quant_dir = sched.stage(
         "quantize",
-        [recipe.section_hash("quantize"), sched.keys["export"]],
+        quant_key + ([data_key] if recipe.quantize.mode in ("static", "auto") else []),
         quantize,
-        lambda s: f"{s['mode']} from the {s['source']} export, {s['bytes'] / 1e6:.1f} MB",
+        lambda s: (
+            f"{s['mode']} from the {s['source']} export, {s['bytes'] / 1e6:.1f} MB"
+            + (f"; auto kept {s['auto']['winner']} of {len(s['auto']['candidates'])} candidates" if "auto" in s else "")
+        ),
     )
+    mode = sched.run.summary("quantize")["mode"]
+    suffix = {"dynamic": "-int8", "static": "-int8", "fp16": "-fp16"}.get(mode, "")
+    shipped = f"{student}{suffix}"
     models = {"teacher": export_dir / "teacher" / "model.onnx"}
     if recipe.prune:
         models[f"unpruned{suffix}"] = quant_dir / "unpruned" / "model.onnx"
     if compressed:
         models["student"] = export_dir / "student" / "model.onnx"
-    if recipe.quantize.mode != "none":
+    if mode != "none":
         models[shipped] = quant_dir / "model.onnx"
 
     def evaluate(out: Path, summary: dict) -> None:
@@ -166,7 +177,6 @@ def compress(
             )
         )
 
-    threads = recipe.gates.latency.threads if recipe.gates.latency else recipe.benchmark.threads[-1]
     sched.stage(
         "benchmark",
         [recipe.section_hash("benchmark"), sched.keys["quantize"]],
@@ -224,6 +234,7 @@ def compress(
                     if (sched.run.dir(s) / "stage.json").is_file()
                 },
                 "pruning": sched.run.summary("prune") if recipe.prune else None,
+                "quantization": sched.run.summary("quantize"),
                 "gates": [v.as_dict() for v in verdicts],
                 "warnings": list(reporter.warnings),
                 "manifest": manifest,
@@ -297,6 +308,29 @@ def _train_stages(recipe: Recipe, data: Dataset, data_key: str, sched: _Schedule
     return teacher_dir
 
 
+def _quantize_inputs(recipe: Recipe, data: Dataset, teacher_dir: Path, export_dir: Path, threads: int, reporter):
+    from edgebert.stages.quantize import QuantizeInputs
+
+    gate = recipe.gates.accuracy
+    max_drop = recipe.quantize.auto.max_drop if recipe.quantize.auto.max_drop is not None else gate and gate.max_drop
+    return QuantizeInputs(
+        tokenizer=teacher_dir / "tokenizer.json",
+        labels=list(data.labels),
+        max_length=recipe.data.max_length,
+        train_texts=data.train.texts,
+        eval_texts=data.eval.texts,
+        eval_labels=data.label_ids(data.eval),
+        teacher_onnx=export_dir / "teacher" / "model.onnx",
+        max_drop=max_drop or 0.0,
+        threads=threads,
+        batch=recipe.benchmark.batch,
+        seq=recipe.benchmark.seq,
+        iterations=recipe.benchmark.iterations,
+        warmup=recipe.benchmark.warmup,
+        reporter=reporter,
+    )
+
+
 def _layer_count(model_dir: Path) -> int:
     import json
 
@@ -338,7 +372,8 @@ def _manifest(
         "inputs": [i.name for i in session.get_inputs()],
         "outputs": [o.name for o in session.get_outputs()],
         "opset": recipe.export.opset,
-        "quantization": quant,
+        "quantization": {k: v for k, v in quant.items() if k not in ("mobile", "unpruned")},
+        "mobile": quant["mobile"],
         "fusions": {
             "offline": export[part]["fused"]["fusions_offline"],
             "at_load_cpu_fp32": export[part]["plain"]["fusions_at_load"],
@@ -372,7 +407,9 @@ def _note(stage: str, run: Run) -> str:
             f"heads kept per layer {[x['kept_heads'] for x in s['layers']]}, "
             f"FFN {s['layers'][0]['ffn_neurons']}, dev {s['dev_accuracy']:.4f}"
         ),
-        "quantize": lambda: f"{s.get('mode')} ({s.get('source')})",
+        "quantize": lambda: (
+            f"{s.get('mode')} ({s.get('source')})" + (f", auto: {s['auto']['winner']}" if "auto" in s else "")
+        ),
     }.get(stage, lambda: "")()
 
 

@@ -152,10 +152,62 @@ class ExportConfig(_Config):
     atol: float = Field(1e-3, gt=0)
 
 
-class QuantizeConfig(_Config):
-    mode: Literal["dynamic", "none"] = "dynamic"
+Calibrator = Literal["minmax", "entropy", "percentile"]
+
+
+class CalibrationConfig(_Config):
+    """Static quantization's activation ranges, read from training sentences (padded to data.max_length)."""
+
+    samples: int = Field(256, ge=32, description="fewer than 32 sentences give unstable activation ranges")
+    method: Calibrator = "percentile"
+    percentile: float = Field(99.999, gt=50, le=100)
+    batch_size: int = Field(8, ge=1)
+    seed: int = 42
+
+
+class QuantScheme(_Config):
+    """One way to quantize a model: what an `auto` candidate is, and what a fixed `mode` builds."""
+
+    mode: Literal["dynamic", "static", "fp16", "none"] = "dynamic"
     per_channel: bool = False
+    format: Literal["qdq", "qoperator"] = "qdq"  # static only
+    activations: Literal["uint8", "int8"] = "uint8"  # static only
+    symmetric: bool = False  # static only: symmetric activation ranges
+    embeddings: bool = True  # INT8 word-embedding Gather (most of a small model's bytes)
+    calibrator: Calibrator | None = None  # static only; None: quantize.calibration.method
+    keep_fp32: list[str] = Field(default_factory=list, description="node groups (embeddings, layer.N, head) or names")
+
+
+class AutoConfig(_Config):
+    """`mode: auto`: build candidates, score each on the eval split, time each, keep the fastest within max_drop."""
+
+    candidates: list[QuantScheme] | None = None  # None: the defaults for quantize.target
+    max_drop: float | None = Field(None, ge=0, le=1)  # vs the teacher on eval; None: gates.accuracy.max_drop
+    sensitivity: int = Field(2, ge=0, description="most sensitive node groups a failing candidate may keep in FP32")
+    eval_samples: int | None = Field(None, ge=20)
+
+
+class QuantizeConfig(QuantScheme):
+    mode: Literal["dynamic", "static", "fp16", "none", "auto"] = "dynamic"
     source: Literal["plain", "fused"] = "plain"
+    target: Literal["x86", "arm", "mobile", "gpu"] | None = None  # None: this machine's CPU
+    calibration: CalibrationConfig = CalibrationConfig()
+    auto: AutoConfig = AutoConfig()
+
+    @model_validator(mode="after")
+    def _auto_takes_candidates(self) -> QuantizeConfig:
+        if self.mode == "auto":
+            fixed = [f for f in QuantScheme.model_fields if f != "mode" and f in self.model_fields_set]
+            if fixed:
+                raise ValueError(
+                    f"quantize.{fixed[0]} sets a fixed scheme, which mode auto does not use: "
+                    "list schemes under quantize.auto.candidates, or leave auto.candidates out for the target's"
+                )
+        return self
+
+    def scheme(self) -> QuantScheme:
+        """The scheme a fixed mode builds (not for auto)."""
+        return QuantScheme(**{k: getattr(self, k) for k in QuantScheme.model_fields})
 
 
 class BenchmarkConfig(_Config):
@@ -225,6 +277,11 @@ class Recipe(_Config):
             raise ValueError(
                 f"gates.latency.threads is {lat.threads} but benchmark.threads is {self.benchmark.threads}: "
                 "add it to benchmark.threads so the gate has a measurement"
+            )
+        if self.quantize.mode == "auto" and self.quantize.auto.max_drop is None and self.gates.accuracy is None:
+            raise ValueError(
+                "quantize.mode auto needs the accuracy it may lose: "
+                "set quantize.auto.max_drop or gates.accuracy.max_drop"
             )
         if lat is not None and lat.max_ratio is not None and not self.benchmark.reference:
             raise ValueError("gates.latency.max_ratio needs benchmark.reference: true (the timed teacher)")
@@ -315,6 +372,8 @@ def _is_union_tag(part: object) -> bool:
 
 def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
     for part in loc:
+        if part.isdigit():  # an item of a list of sections
+            continue
         field = model.model_fields.get(part)
         if field is None:
             return None
@@ -328,7 +387,7 @@ def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
 def _models_in(annotation: object) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
         return [m for a in typing.get_args(annotation) for m in _models_in(a)]
     return []
 

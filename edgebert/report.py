@@ -100,6 +100,8 @@ def render_markdown(report: dict) -> str:
         )
     if report.get("pruning"):
         lines += _pruning_section(report["pruning"], report["models"])
+    if report.get("quantization"):
+        lines += _quantization_section(report["quantization"])
     lines += ["", "## Stages", "", "| stage | seconds | notes |", "|---|---|---|"]
     for stage, s in report["stages"].items():
         lines.append(f"| {stage} | {s.get('seconds', '—')} | {s.get('note', '')} |")
@@ -152,6 +154,55 @@ def _pruning_section(prune: dict, models: list[dict]) -> list[str]:
             f"{search['measured']:g}. Points timed (fraction: p50 ms): "
             + ", ".join(f"{p['fraction']:.2f}: {p.get('p50_ms', '—')}" for p in search["points"]),
         ]
+    return lines
+
+
+def _quantization_section(quant: dict) -> list[str]:
+    lines = ["", "## Quantization", ""]
+    auto = quant.get("auto")
+    if auto:
+        lines += [
+            f"`auto` scored {len(auto['candidates'])} candidates on {auto['eval_sentences']} eval sentences through "
+            f"ONNX Runtime and timed them in the same interleaved rounds (p50 ms, this machine). Bound: the "
+            f"teacher's {auto['teacher_accuracy'] * 100:.2f} minus the allowed drop = {auto['bound'] * 100:.2f}. "
+            + (
+                f"Kept **{auto['winner']}**, the fastest within the bound."
+                if auto["within_bound"]
+                else f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."
+            ),
+            "",
+            "| candidate | eval accuracy | p50 ms | MB | FP32 nodes | within bound | NNAPI (fixed shapes) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c in auto["candidates"]:
+            mobile = c.get("mobile", {}).get("nnapi", {}).get("fixed_shapes")
+            nnapi = (
+                f"{mobile['verdict']}, {mobile['supported_share']:.0%}, {mobile['partitions']} parts" if mobile else ""
+            )
+            mark = " (kept)" if c["name"] == auto["winner"] else ""
+            lines.append(
+                f"| {c['name']}{mark} | {_cell(c['accuracy'] and c['accuracy'] * 100, '{:.2f}')} | "
+                f"{_cell(c['p50_ms'], '{:.2f}')} | {_cell(c['mb'], '{:.1f}')} | {c['built'].get('fp32_nodes', '')} | "
+                f"{'yes' if c['within_bound'] else 'no'} | {nnapi or (c['error'] or '')} |"
+            )
+        for name, rows in auto["sensitivity"].items():
+            lines += [
+                "",
+                f"Sensitivity of {name} (each group quantized alone; accuracy lost vs FP32 on the eval sentences):",
+                "",
+                "| group | nodes | accuracy | lost | agreement with FP32 |",
+                "|---|---|---|---|---|",
+                *[
+                    f"| {r['group']} | {r['nodes']} | {r['accuracy'] * 100:.2f} | {r['loss'] * 100:.2f} | "
+                    f"{r['agreement_with_fp32'] * 100:.2f} |"
+                    for r in rows
+                ],
+            ]
+    mobile = quant.get("mobile")
+    if mobile:
+        from edgebert.mobile import summary_line
+
+        lines += ["", f"Mobile usability of the shipped model (ORT's checker, fixed shapes): {summary_line(mobile)}."]
     return lines
 
 

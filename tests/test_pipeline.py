@@ -181,3 +181,44 @@ def test_trained_head_with_other_label_names_is_refused(tiny_bert, tmp_path):
         load_teacher(TeacherConfig(model=str(tiny_bert)), ("0", "1"), lambda p: tmp_path / p)
     model, _, new_head = load_teacher(TeacherConfig(model=str(tiny_bert)), ("negative", "positive"), Path)
     assert not new_head and model.config.id2label == {0: "negative", 1: "positive"}
+
+
+def _copy_run(compressed, tmp_path) -> tuple[Path, Path]:
+    import shutil
+
+    folder, recipe, _ = compressed
+    shutil.copytree(folder / "runs", tmp_path / "runs")
+    return recipe, tmp_path / "runs"
+
+
+def test_auto_quantization_reruns_from_quantize_and_reports_every_candidate(compressed, tmp_path):
+    recipe, runs = _copy_run(compressed, tmp_path)
+    teacher = (runs / "tiny" / "teacher" / "stage.json").stat().st_mtime_ns
+    sets = ["quantize.mode=auto", "quantize.calibration.samples=64", "gates.accuracy.max_drop=0.5"]
+    args = ["compress", str(recipe), "--runs-dir", str(runs)] + [a for s in sets for a in ("--set", s)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "auto kept" in result.output and (runs / "tiny" / "teacher" / "stage.json").stat().st_mtime_ns == teacher
+    report = (runs / "tiny" / "report" / "report.md").read_text()
+    assert "## Quantization" in report and "| static-qdq-u8-percentile-pc" in report and "(kept)" in report
+    manifest = json.loads((runs / "tiny" / "dist" / "edgebert.json").read_text())
+    assert manifest["quantization"]["auto"]["winner"] and manifest["mobile"]["nnapi"]["verdict"]
+    qdq = [c for c in manifest["quantization"]["auto"]["candidates"] if c["name"].startswith("static-qdq")]
+    assert qdq and all(c["mobile"]["coreml_mlprogram"]["fixed_shapes"]["nodes"] > 0 for c in qdq)
+
+
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers(), reason="this machine has CUDA"
+)
+def test_gpu_mode_without_gpu_and_too_many_calibration_sentences_keep_earlier_stages(compressed, tmp_path):
+    recipe, runs = _copy_run(compressed, tmp_path)
+    export = (runs / "tiny" / "export" / "stage.json").stat().st_mtime_ns
+    for sets, message in [
+        (["quantize.mode=fp16"], "fp16 is for GPU targets, and this onnxruntime has no CUDA provider"),
+        (["quantize.mode=static", "quantize.calibration.samples=5000"], "lower quantize.calibration.samples"),
+    ]:
+        args = ["compress", str(recipe), "--runs-dir", str(runs)] + [a for s in sets for a in ("--set", s)]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+        assert (runs / "tiny" / "export" / "stage.json").stat().st_mtime_ns == export
+        assert (runs / "tiny" / "quantize" / "stage.json").is_file()  # the last good quantize stage is kept

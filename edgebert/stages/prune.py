@@ -24,7 +24,8 @@ from edgebert.pruning.budget import BudgetSearch, flops_fraction, latency_fracti
 from edgebert.pruning.importance import Importance, score
 from edgebert.pruning.selection import select, targets
 from edgebert.pruning.surgery import apply_plan, encoder_flops, encoder_layers, ffn_width, kept_heads, shape_summary
-from edgebert.recipe import DataConfig, PruneConfig, QuantizeConfig
+from edgebert.quantization.calibration import calibration_feeds
+from edgebert.recipe import DataConfig, PruneConfig, QuantizeConfig, QuantScheme
 from edgebert.reporting import Reporter
 from edgebert.runs import write_json
 
@@ -191,12 +192,24 @@ class _LatencyProbe:
             return {k: v.astype(np.int64) for k, v in enc.items()}
 
         self.feeds = fixed_input(encode_np, texts[:200], budget.batch, budget.seq)
+        # auto's winner is not known before pruning; its variants are timed as dynamic INT8, auto's usual floor
+        self.scheme = quantize.scheme() if quantize.mode != "auto" else QuantScheme()
+        self.calibration = None
+        if self.scheme.mode == "static":
+
+            def encode_padded(batch: list[str]) -> dict[str, np.ndarray]:
+                enc = tokenizer(
+                    batch, padding="max_length", truncation=True, max_length=budget.seq, return_tensors="np"
+                )
+                return {k: v.astype(np.int64) for k, v in enc.items()}
+
+            self.calibration = calibration_feeds(encode_padded, texts, quantize.calibration)
 
     def _build(self, f: float):
         from edgebert.bench import onnx_runner
+        from edgebert.quantization.schemes import build
         from edgebert.runtime import make_session
         from edgebert.stages.export import export_onnx, fuse
-        from edgebert.stages.quantize import QUANTIZERS
 
         variant = copy.deepcopy(self.model)
         drop, keep = targets(self.heads0, self.width0, f, f)
@@ -213,7 +226,7 @@ class _LatencyProbe:
             source = onnx_dir / "model.fused.onnx"
             fuse(plain, source, 0, 0)
         target = onnx_dir / "shipped.onnx"
-        QUANTIZERS[self.quantize.mode](source, target, self.quantize)
+        build(self.scheme, source, target, self.calibration, self.quantize.calibration)
         return onnx_runner(make_session(target, threads=self.cfg.budget.threads))
 
     def time(self, fractions: list[float]) -> dict[float, float]:

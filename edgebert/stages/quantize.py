@@ -1,50 +1,137 @@
-"""Quantize stage: ONNX FP32 -> ONNX INT8 with ONNX Runtime's dynamic quantization.
+"""Quantize stage: ONNX FP32 -> the model that ships, by a fixed scheme (dynamic or static INT8, FP16, none)
+or by `auto`, which builds the target's candidates and keeps the fastest within the accuracy bound.
 
-Modes are looked up in QUANTIZERS, so static QDQ, FP16 and an automatic choice can be added as entries
-without touching the pipeline. `quantize.source` picks which export to quantize: the plain graph (ORT fuses
-it at load) or the offline-fused one; measured on SST-2 here, quantizing the plain export was faster and more
-accurate (see docs/architecture.md), hence the default. It does not evaluate or time the result.
+`quantize.source` picks which export to quantize: the plain graph (ORT fuses it at load) or the offline-fused
+one; measured on SST-2 here, quantizing the plain export was faster and more accurate (docs/architecture.md).
+Every shipped model, and every static QDQ candidate, gets ONNX Runtime's mobile usability analysis.
+The stage does not evaluate the shipped model on the test split (evaluate does) or time it for the report
+(benchmark does); `auto` scores candidates on the eval split and times them against each other only to choose.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from edgebert.errors import StageError
-from edgebert.recipe import QuantizeConfig
+import numpy as np
+
+from edgebert.mobile import usability
+from edgebert.quantization.calibration import calibration_feeds
+from edgebert.quantization.candidates import candidates
+from edgebert.quantization.schemes import build, require_gpu
+from edgebert.recipe import QuantizeConfig, QuantScheme
+from edgebert.reporting import Reporter
 from edgebert.stages.export import fusions_at_load
 
 
-def quantize_dynamic_int8(source: Path, target: Path, cfg: QuantizeConfig) -> dict:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+@dataclass
+class QuantizeInputs:
+    """Data and settings that static calibration and `auto` need (dynamic, fp16 and none need none)."""
 
-    # Type inference stops at contrib ops (Attention, SkipLayerNormalization) in a fused graph; ORT's documented
-    # fix is to let unknown tensors default to float.
-    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT}
-    try:
-        quantize_dynamic(source, target, per_channel=cfg.per_channel, weight_type=QuantType.QInt8, extra_options=extra)
-    except Exception as e:  # noqa: BLE001 - the quantizer raises bare Exceptions
-        raise StageError(f"dynamic INT8 quantization of {source.name} failed: {str(e).splitlines()[0]}") from None
-    return {"mode": "dynamic", "weights": "int8", "activations": "uint8 (per batch)", "per_channel": cfg.per_channel}
-
-
-def copy_fp32(source: Path, target: Path, cfg: QuantizeConfig) -> dict:
-    shutil.copyfile(source, target)
-    return {"mode": "none", "weights": "fp32"}
-
-
-QUANTIZERS: dict[str, Callable[[Path, Path, QuantizeConfig], dict]] = {
-    "dynamic": quantize_dynamic_int8,
-    "none": copy_fp32,
-}
+    tokenizer: Path
+    labels: list[str]
+    max_length: int
+    train_texts: list[str]
+    eval_texts: list[str]
+    eval_labels: list[int]
+    teacher_onnx: Path
+    max_drop: float
+    threads: int
+    batch: int
+    seq: int
+    iterations: int
+    warmup: int
+    reporter: Reporter
 
 
-def run_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig) -> dict:
+def needs_data(cfg: QuantizeConfig) -> bool:
+    return cfg.mode in ("static", "auto")
+
+
+def run_quantize(
+    export_dir: Path,
+    out: Path,
+    cfg: QuantizeConfig,
+    inputs: QuantizeInputs | None = None,
+    scheme: QuantScheme | None = None,
+) -> dict:
+    """Quantize the export in `export_dir` into `out/model.onnx`; `scheme` overrides the recipe's (auto's winner)."""
     source = export_dir / ("model.fused.onnx" if cfg.source == "fused" else "model.onnx")
     target = out / "model.onnx"
-    summary = QUANTIZERS[cfg.mode](source, target, cfg)
+    scheme = scheme or (None if cfg.mode == "auto" else cfg.scheme())
+    wanted = [scheme] if scheme else candidates(cfg)
+    if any(s.mode == "fp16" for s in wanted):
+        require_gpu("quantize mode fp16" if scheme else "an FP16 candidate of quantize.mode auto")
+    calibration = None
+    if any(s.mode == "static" for s in wanted):
+        if inputs is None:
+            raise ValueError("static quantization needs QuantizeInputs")
+        calibration = calibration_feeds(_padded_encoder(inputs), inputs.train_texts, cfg.calibration)
+    summary: dict = {}
+    if scheme is not None:
+        summary.update(build(scheme, source, target, calibration, cfg.calibration))
+        summary["scheme"] = scheme.model_dump(mode="json")
+    else:
+        from edgebert.quantization.auto import run_auto
+
+        ctx = _auto_context(inputs, calibration, cfg.auto.eval_samples)
+        result = run_auto(cfg, source, out / "candidates", ctx)
+        result["teacher_accuracy"] = round(ctx.bound + inputs.max_drop, 6)
+        result["eval_sentences"] = len(ctx.labels)
+        winner = result.pop("_winner")
+        shutil.copyfile(winner.path, target)
+        for row in result["candidates"]:
+            if (
+                row["scheme"].get("mode") == "static"
+                and row["error"] is None
+                and row["scheme"].get("format", "qdq") == "qdq"
+            ):
+                row["mobile"] = usability(Path(row["path"]))
+            row["path"] = str(Path(row["path"]).relative_to(out))
+        shutil.rmtree(out / "candidates")  # the table keeps their figures; the files are 15-60 MB each
+        summary.update(winner.built)
+        summary["scheme"] = winner.scheme.model_dump(mode="json")
+        summary["auto"] = result
+    summary["mobile"] = usability(target)
     fusions = fusions_at_load(target, out)
     return {**summary, "source": cfg.source, "bytes": target.stat().st_size, "fusions_at_load": fusions}
+
+
+def _padded_encoder(inputs: QuantizeInputs):
+    from edgebert.runtime import TextClassifier
+
+    clf = TextClassifier.from_files(inputs.teacher_onnx, inputs.tokenizer, inputs.labels, inputs.max_length)
+    clf.tokenizer.enable_padding(pad_id=clf.tokenizer.padding["pad_id"], length=inputs.max_length)
+    return clf.encode
+
+
+def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | None):
+    from edgebert.bench import fixed_input, onnx_runner, time_interleaved
+    from edgebert.quantization.auto import AutoContext
+    from edgebert.runtime import TextClassifier, make_session
+
+    if inputs is None:
+        raise ValueError("quantize mode auto needs QuantizeInputs")
+
+    texts, labels = inputs.eval_texts[:samples], np.asarray(inputs.eval_labels[:samples])
+
+    def predict(model: Path) -> np.ndarray:
+        clf = TextClassifier.from_files(model, inputs.tokenizer, inputs.labels, inputs.max_length, inputs.threads)
+        return clf.logits(texts).argmax(axis=1)
+
+    def time_all(models: dict[str, Path]) -> dict[str, float]:
+        encoder = TextClassifier.from_files(
+            inputs.teacher_onnx, inputs.tokenizer, inputs.labels, max(inputs.max_length, inputs.seq), threads=1
+        )
+        feeds = fixed_input(encoder.encode, inputs.eval_texts, inputs.batch, inputs.seq)
+        runners = {n: onnx_runner(make_session(p, inputs.threads)) for n, p in models.items()}
+        inputs.reporter.info(f"  timing {len(runners)} candidates at {inputs.threads} thread(s)")
+        timed = time_interleaved(runners, feeds, inputs.warmup, inputs.iterations, track=inputs.reporter.track)
+        return {n: t["p50_ms"] for n, t in timed.items()}
+
+    teacher = float(np.mean(predict(inputs.teacher_onnx) == labels))
+    inputs.reporter.info(
+        f"  teacher on the eval split: {teacher:.4f}; candidates must reach {teacher - inputs.max_drop:.4f}"
+    )
+    return AutoContext(predict, labels, time_all, calibration, teacher - inputs.max_drop, inputs.reporter.track)

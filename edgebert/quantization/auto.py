@@ -1,0 +1,117 @@
+"""`quantize.mode: auto`: build every candidate, score each on the eval split through ONNX Runtime, rescue
+failing INT8 candidates by keeping their most sensitive node groups in FP32, time them all in the same
+interleaved rounds, and keep the fastest one within the accuracy bound (the teacher's eval accuracy minus the
+allowed drop). When none is within it, the most accurate is kept and the caller reports the gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgebert.errors import StageError
+from edgebert.quantization.calibration import Feeds
+from edgebert.quantization.candidates import candidates, name
+from edgebert.quantization.schemes import build
+from edgebert.quantization.sensitivity import group_sensitivity
+from edgebert.recipe import QuantizeConfig, QuantScheme
+
+
+@dataclass
+class Trial:
+    name: str
+    scheme: QuantScheme
+    path: Path
+    built: dict = field(default_factory=dict)
+    accuracy: float | None = None
+    p50_ms: float | None = None
+    mb: float | None = None
+    error: str | None = None
+    rescue_of: str | None = None
+
+    def row(self, bound: float) -> dict:
+        d = asdict(self)
+        d["scheme"] = self.scheme.model_dump(mode="json", exclude_defaults=True)
+        d["path"] = str(self.path)
+        d["within_bound"] = self.accuracy is not None and self.accuracy >= bound
+        return d
+
+
+def choose(trials: list[Trial], bound: float) -> tuple[Trial, bool]:
+    """The fastest trial at or above `bound`; if none is, the most accurate one (and False)."""
+    usable = [t for t in trials if t.error is None and t.accuracy is not None and t.p50_ms is not None]
+    if not usable:
+        raise StageError(
+            "no quantization candidate could be built: " + "; ".join(f"{t.name}: {t.error}" for t in trials)
+        )
+    within = [t for t in usable if t.accuracy >= bound]
+    if within:
+        return min(within, key=lambda t: (t.p50_ms, -t.accuracy)), True
+    return max(usable, key=lambda t: (t.accuracy, -t.p50_ms)), False
+
+
+@dataclass
+class AutoContext:
+    """What auto needs from the pipeline: scoring and timing through ONNX Runtime, and calibration data."""
+
+    predict: Callable[[Path], np.ndarray]  # model -> label ids on the eval slice
+    labels: np.ndarray
+    time_all: Callable[[dict[str, Path]], dict[str, float]]  # models -> p50 ms, timed interleaved
+    calibration: list[Feeds] | None
+    bound: float
+    track: Callable = lambda items, *a, **k: items
+
+
+def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) -> dict:
+    trials = [_trial(s, source, work, cfg, ctx) for s in ctx.track(candidates(cfg), "build candidates")]
+    for t in ctx.track([t for t in trials if t.error is None], "score candidates"):
+        t.accuracy = _accuracy(ctx, t.path)
+    sensitivity: dict[str, list[dict]] = {}
+    failing = [
+        t for t in trials if t.error is None and t.scheme.mode in ("dynamic", "static") and t.accuracy < ctx.bound
+    ]
+    for t in failing if cfg.auto.sensitivity else []:
+        rows = group_sensitivity(t.scheme, source, work, ctx.predict, ctx.labels, ctx.calibration, cfg.calibration)
+        sensitivity[t.name] = rows
+        worst = [r["group"] for r in rows if r["loss"] > 0][: cfg.auto.sensitivity]
+        for k in range(1, len(worst) + 1):
+            scheme = t.scheme.model_copy(update={"keep_fp32": [*t.scheme.keep_fp32, *worst[:k]]})
+            rescue = _trial(scheme, source, work, cfg, ctx, rescue_of=t.name)
+            if rescue.error is None:
+                rescue.accuracy = _accuracy(ctx, rescue.path)
+            trials.append(rescue)
+    built = {t.name: t.path for t in trials if t.error is None}
+    for n, p50 in ctx.time_all(built).items():
+        trial = next(t for t in trials if t.name == n)
+        trial.p50_ms = p50
+    winner, within = choose(trials, ctx.bound)
+    return {
+        "bound": round(ctx.bound, 6),
+        "winner": winner.name,
+        "within_bound": within,
+        "candidates": [t.row(ctx.bound) for t in trials],
+        "sensitivity": sensitivity,
+        "_winner": winner,
+    }
+
+
+def _trial(
+    scheme: QuantScheme, source: Path, work: Path, cfg: QuantizeConfig, ctx: AutoContext, rescue_of=None
+) -> Trial:
+    label = name(scheme, cfg.calibration.method)
+    folder = work / label.replace("(", "_").replace(")", "").replace(",", "_").replace("+", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    trial = Trial(label, scheme, folder / "model.onnx", rescue_of=rescue_of)
+    try:
+        trial.built = build(scheme, source, trial.path, ctx.calibration, cfg.calibration)
+        trial.mb = round(trial.path.stat().st_size / 1e6, 2)
+    except StageError as e:
+        trial.error = str(e)
+    return trial
+
+
+def _accuracy(ctx: AutoContext, model: Path) -> float:
+    return round(float(np.mean(ctx.predict(model) == ctx.labels)), 6)

@@ -1,0 +1,68 @@
+"""The candidates `quantize.mode: auto` starts from, per target, and the names they go by in the report.
+
+x86 CPUs with VNNI and ARM CPUs both take dynamic and static INT8; ORT's guidance is uint8 activations with
+int8 weights on x86 (int8 activations measured 2.5x slower here) and symmetric int8 on ARM. Mobile accelerators
+(NNAPI, CoreML) take only static QDQ, per-tensor. GPUs want FP16. The FP32 model is always a candidate, so
+`auto` never ships something worse than not quantizing.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from edgebert.recipe import QuantizeConfig, QuantScheme
+
+_S = QuantScheme
+
+DEFAULTS: dict[str, list[QuantScheme]] = {
+    "x86": [
+        _S(mode="none"),
+        _S(mode="dynamic"),
+        _S(mode="dynamic", per_channel=True),
+        _S(mode="static", per_channel=True, calibrator="percentile"),
+        _S(mode="static", per_channel=True, calibrator="minmax"),
+        _S(mode="static", per_channel=True, calibrator="entropy"),
+        _S(mode="static", per_channel=True, calibrator="percentile", format="qoperator"),
+    ],
+    "arm": [
+        _S(mode="none"),
+        _S(mode="dynamic"),
+        _S(mode="dynamic", per_channel=True),
+        _S(mode="static", per_channel=True, calibrator="percentile", activations="int8", symmetric=True),
+        _S(mode="static", per_channel=True, calibrator="percentile"),
+    ],
+    "mobile": [
+        _S(mode="none"),
+        _S(mode="static", calibrator="percentile"),
+        _S(mode="static", calibrator="minmax"),
+        _S(mode="static", per_channel=True, calibrator="percentile"),
+    ],
+    "gpu": [_S(mode="none"), _S(mode="fp16")],
+}
+
+
+def this_machine() -> str:
+    return "arm" if platform.machine().lower() in ("arm64", "aarch64") else "x86"
+
+
+def candidates(cfg: QuantizeConfig) -> list[QuantScheme]:
+    if cfg.auto.candidates:
+        return list(cfg.auto.candidates)
+    return list(DEFAULTS[cfg.target or this_machine()])
+
+
+def name(scheme: QuantScheme, default_calibrator: str = "percentile") -> str:
+    """A short, unique name: dynamic-pc, static-qdq-u8-percentile-pc, …, with +fp32(…) for kept groups."""
+    if scheme.mode in ("none", "fp16"):
+        base = "fp32" if scheme.mode == "none" else "fp16"
+    elif scheme.mode == "dynamic":
+        base = "dynamic"
+    else:
+        act = ("u8" if scheme.activations == "uint8" else "s8") + ("sym" if scheme.symmetric else "")
+        base = f"static-{scheme.format}-{act}-{scheme.calibrator or default_calibrator}"
+    if scheme.mode in ("dynamic", "static"):
+        base += "-pc" if scheme.per_channel else ""
+        base += "" if scheme.embeddings else "-fp32emb"
+    if scheme.keep_fp32:
+        base += f"+fp32({','.join(scheme.keep_fp32)})"
+    return base

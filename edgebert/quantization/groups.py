@@ -1,0 +1,72 @@
+"""Node groups of an exported BERT graph, named after the module that made them: `embeddings`, `layer.N`
+(one encoder layer) and `head` (pooler and classifier). `keep_fp32` and the sensitivity analysis speak in
+these groups; a name that is not a group is taken as a node name.
+
+    >>> group_of("/bert/encoder/layer.2/attention/self/query/MatMul")
+    'layer.2'
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from edgebert.errors import RecipeError
+
+_LAYER = re.compile(r"layer\.(\d+)/")
+
+
+def group_of(node_name: str) -> str:
+    if "embeddings" in node_name:
+        return "embeddings"
+    match = _LAYER.search(node_name)
+    return f"layer.{match.group(1)}" if match else "head"
+
+
+def node_groups(model: Path) -> dict[str, list[str]]:
+    """Names of the nodes with weights to quantize (MatMul by a weight, Gather from an embedding table) in each
+    group, groups in graph order. Shape arithmetic (Gather of a Shape) and activation x activation MatMuls
+    (attention scores) are not counted: keeping them in FP32 would change nothing."""
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    weights = {t.name for t in graph.initializer}
+    groups: dict[str, list[str]] = {}
+    for node in graph.node:
+        weighted = (node.op_type == "MatMul" and node.input[1] in weights) or (
+            node.op_type == "Gather" and node.input[0] in weights
+        )
+        if weighted:
+            groups.setdefault(group_of(node.name), []).append(node.name)
+    return groups
+
+
+def activation_matmuls(model: Path) -> list[str]:
+    """MatMuls of two activations (attention scores and context), which have no weight to quantize."""
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    weights = {t.name for t in graph.initializer}
+    return [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] not in weights]
+
+
+def resolve(model: Path, keep: list[str]) -> list[str]:
+    """Node names for `keep` (groups or node names); an unknown entry is an error that lists the groups."""
+    if not keep:
+        return []
+    import onnx
+
+    names = {n.name for n in onnx.load(str(model), load_external_data=False).graph.node}
+    groups = node_groups(model)
+    nodes: list[str] = []
+    for entry in keep:
+        if entry in groups:
+            nodes += groups[entry]
+        elif entry in names:
+            nodes.append(entry)
+        else:
+            raise RecipeError(
+                f"quantize.keep_fp32: {entry!r} is neither a node group ({', '.join(groups)}) "
+                f"nor a node of {model.name}"
+            )
+    return nodes

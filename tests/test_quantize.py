@@ -1,0 +1,204 @@
+"""Quantization schemes on the tiny BERT: every mode round-trips through ONNX Runtime, node groups stay in FP32
+when asked, `auto` keeps the fastest candidate within the bound, and bad input names its fix."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from edgebert.errors import RecipeError, StageError
+from edgebert.mobile import usability
+from edgebert.quantization.auto import Trial, choose
+from edgebert.quantization.calibration import calibration_feeds
+from edgebert.quantization.schemes import build, to_fp16
+from edgebert.recipe import CalibrationConfig, QuantizeConfig, QuantScheme, parse_recipe
+from edgebert.reporting import Reporter
+from edgebert.runtime import TextClassifier
+from edgebert.stages.export import run_export
+from edgebert.stages.quantize import QuantizeInputs, run_quantize
+
+from .conftest import demo_rows
+
+TEXTS = [s for s, _ in demo_rows("dev")]
+LABELS = ["negative", "positive"]
+HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_bert, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    run_export(tiny_bert, out, TEXTS[:8], max_length=32, opset=17, atol=1e-4)
+    return out
+
+
+@pytest.fixture(scope="module")
+def calibration(tiny_bert, exported):
+    clf = TextClassifier.from_files(exported / "model.onnx", tiny_bert / "tokenizer.json", LABELS, 32)
+    clf.tokenizer.enable_padding(pad_id=0, length=32)
+    train = [s for s, _ in demo_rows("train")]
+    return calibration_feeds(clf.encode, train, CalibrationConfig(samples=64))
+
+
+def _logits(model: Path, tiny_bert: Path) -> np.ndarray:
+    return TextClassifier.from_files(model, tiny_bert / "tokenizer.json", LABELS, 32).logits(TEXTS)
+
+
+@pytest.mark.parametrize(
+    "scheme, marker",
+    [
+        (QuantScheme(mode="dynamic"), "DynamicQuantizeLinear"),
+        (QuantScheme(mode="dynamic", per_channel=True, embeddings=False), "DynamicQuantizeLinear"),
+        (QuantScheme(mode="static", calibrator="minmax"), "DequantizeLinear"),
+        (QuantScheme(mode="static", per_channel=True, calibrator="percentile"), "DequantizeLinear"),
+        (QuantScheme(mode="static", calibrator="entropy"), "DequantizeLinear"),
+        (QuantScheme(mode="static", activations="int8", symmetric=True), "DequantizeLinear"),
+        (QuantScheme(mode="static", format="qoperator"), "QLinearMatMul"),
+        (QuantScheme(mode="none"), "MatMul"),
+    ],
+)
+def test_each_scheme_round_trips(tiny_bert, exported, calibration, tmp_path, scheme, marker):
+    target = tmp_path / "model.onnx"
+    info = build(scheme, exported / "model.onnx", target, calibration, CalibrationConfig(samples=64))
+    assert info["mode"] == scheme.mode
+    assert marker in {n.op_type for n in onnx.load(str(target)).graph.node}
+    fp32, quantized = _logits(exported / "model.onnx", tiny_bert), _logits(target, tiny_bert)
+    assert quantized.shape == fp32.shape and np.abs(quantized - fp32).max() < 0.1
+    if scheme.mode != "none":
+        assert np.abs(quantized - fp32).max() > 0  # it did change the arithmetic
+    gathers = [n for n in onnx.load(str(target)).graph.node if n.op_type == "Gather"]
+    if scheme.mode == "dynamic" and not scheme.embeddings:
+        assert target.stat().st_size > 0.5 * (exported / "model.onnx").stat().st_size and gathers
+
+
+def test_fp16_conversion_round_trips(tiny_bert, exported, tmp_path):
+    target = tmp_path / "fp16.onnx"
+    to_fp16(exported / "model.fused.onnx", target)
+    model = onnx.load(str(target))
+    assert {i.type.tensor_type.elem_type for i in model.graph.input} == {onnx.TensorProto.INT64}
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    fp32, fp16 = _logits(exported / "model.onnx", tiny_bert), _logits(target, tiny_bert)
+    assert np.abs(fp16 - fp32).max() < 1e-2
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has CUDA")
+def test_fp16_mode_without_a_gpu_names_the_fix(exported, tmp_path):
+    with pytest.raises(RecipeError, match=r"fp16 is for GPU targets, and this onnxruntime has no CUDA provider"):
+        build(QuantScheme(mode="fp16"), exported / "model.fused.onnx", tmp_path / "m.onnx")
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs onnxruntime-gpu and a CUDA device")
+def test_fp16_runs_on_cuda(tiny_bert, exported, tmp_path):
+    target = tmp_path / "fp16.onnx"
+    build(QuantScheme(mode="fp16"), exported / "model.fused.onnx", target)
+    clf = TextClassifier.from_files(
+        target, tiny_bert / "tokenizer.json", LABELS, 32, providers=["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    assert clf.session.get_providers()[0] == "CUDAExecutionProvider"
+    assert np.abs(clf.logits(TEXTS) - _logits(exported / "model.onnx", tiny_bert)).max() < 1e-2
+
+
+def test_keep_fp32_leaves_a_layer_unquantized(exported, calibration, tmp_path):
+    scheme = QuantScheme(mode="static", keep_fp32=["layer.1"])
+    info = build(scheme, exported / "model.onnx", tmp_path / "m.onnx", calibration)
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    produced_by = {o: n.op_type for n in graph.node for o in n.output}
+    layer1 = [n for n in graph.node if n.op_type == "MatMul" and "layer.1/" in n.name]
+    layer0 = [n for n in graph.node if n.op_type == "MatMul" and "layer.0/" in n.name and "query" in n.name]
+    assert layer1 and all(produced_by.get(n.input[1]) != "DequantizeLinear" for n in layer1)
+    assert layer0 and all(produced_by.get(n.input[1]) == "DequantizeLinear" for n in layer0)
+    assert info["fp32_nodes"] == 6  # q, k, v, attention output, intermediate, output: the weighted MatMuls
+
+
+def test_unknown_group_lists_the_groups(exported, tmp_path):
+    with pytest.raises(RecipeError, match=r"'layer.7' is neither a node group \(embeddings, layer.0, layer.1\)"):
+        build(QuantScheme(keep_fp32=["layer.7"]), exported / "model.onnx", tmp_path / "m.onnx")
+
+
+def test_graph_with_nothing_to_quantize_is_a_clear_error(tmp_path):
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "g", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "relu.onnx")
+    with pytest.raises(StageError, match=r"nothing in relu.onnx could be quantized: .* this graph has Relu"):
+        build(QuantScheme(mode="dynamic"), tmp_path / "relu.onnx", tmp_path / "q.onnx")
+
+
+def test_too_few_calibration_sentences():
+    with pytest.raises(RecipeError, match=r"calibration.samples is 256 but the train split has 10 sentences"):
+        calibration_feeds(lambda b: {}, ["a"] * 10, CalibrationConfig())
+    base = {"name": "x", "data": {"train": "t.tsv"}, "teacher": {"model": "m"}}
+    with pytest.raises(RecipeError, match=r"quantize.calibration.samples.*greater than or equal to 32"):
+        parse_recipe({**base, "quantize": {"calibration": {"samples": 8}}})
+
+
+def test_auto_needs_an_accuracy_bound_and_names_misspelt_candidate_keys():
+    base = {"name": "x", "data": {"train": "t.tsv"}, "teacher": {"model": "m"}}
+    with pytest.raises(RecipeError, match=r"set quantize.auto.max_drop or gates.accuracy.max_drop"):
+        parse_recipe({**base, "quantize": {"mode": "auto"}})
+    bad = {"mode": "auto", "auto": {"max_drop": 0.01, "candidates": [{"mode": "static", "per_chanel": True}]}}
+    with pytest.raises(RecipeError, match=r"did you mean 'quantize.auto.candidates.0.per_channel'"):
+        parse_recipe({**base, "quantize": bad})
+
+
+def _trial(name: str, accuracy: float, p50: float) -> Trial:
+    return Trial(name, QuantScheme(), Path(name), accuracy=accuracy, p50_ms=p50)
+
+
+def test_auto_picks_a_slower_candidate_when_the_fastest_breaks_the_bound():
+    trials = [_trial("fp32", 0.93, 8.0), _trial("static", 0.85, 4.0), _trial("dynamic", 0.92, 5.0)]
+    winner, within = choose(trials, bound=0.91)
+    assert (winner.name, within) == ("dynamic", True)
+    winner, within = choose(trials, bound=0.80)
+    assert winner.name == "static"
+    winner, within = choose(trials, bound=0.95)  # none within: the most accurate, flagged
+    assert (winner.name, within) == ("fp32", False)
+    broken = Trial("fp16", QuantScheme(), Path("x"), error="no GPU")
+    assert choose([broken, *trials], 0.91)[0].name == "dynamic"
+
+
+def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_bert, exported, tmp_path):
+    rows = demo_rows("dev")
+    inputs = QuantizeInputs(
+        tokenizer=tiny_bert / "tokenizer.json",
+        labels=LABELS,
+        max_length=32,
+        train_texts=[s for s, _ in demo_rows("train")],
+        eval_texts=[s for s, _ in rows],
+        eval_labels=[LABELS.index(y) for _, y in rows],
+        teacher_onnx=exported / "model.onnx",
+        max_drop=1.0,  # every candidate is within: the winner must be the fastest
+        threads=1,
+        batch=1,
+        seq=32,
+        iterations=20,
+        warmup=2,
+        reporter=Reporter(),
+    )
+    cfg = QuantizeConfig(mode="auto", calibration={"samples": 64}, auto={"max_drop": 1.0})
+    (tmp_path / "out").mkdir()
+    summary = run_quantize(exported, tmp_path / "out", cfg, inputs)
+    auto = summary["auto"]
+    names = [c["name"] for c in auto["candidates"]]
+    assert names[:3] == ["fp32", "dynamic", "dynamic-pc"] and len(names) == 7
+    assert all(c["accuracy"] is not None and c["p50_ms"] > 0 and c["mb"] > 0 for c in auto["candidates"])
+    fastest = min(auto["candidates"], key=lambda c: c["p50_ms"])
+    assert auto["winner"] == fastest["name"] and auto["within_bound"]
+    assert all("mobile" in c for c in auto["candidates"] if c["name"].startswith("static-qdq"))
+    assert set(summary["mobile"]) >= {"nnapi", "coreml_neuralnetwork", "coreml_mlprogram"}
+    assert not (tmp_path / "out" / "candidates").exists()
+    assert (tmp_path / "out" / "model.onnx").is_file()
+
+
+def test_mobile_usability_reports_each_ep(exported, calibration, tmp_path):
+    build(QuantScheme(mode="static"), exported / "model.onnx", tmp_path / "qdq.onnx", calibration)
+    report = usability(tmp_path / "qdq.onnx")
+    assert report["dynamic_inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
+    nnapi = report["nnapi"]
+    assert nnapi["as_is"]["nodes"] > 0 and 0 < nnapi["fixed_shapes"]["supported_share"] <= 1
+    assert nnapi["fixed_shapes"]["supported_nodes"] >= nnapi["as_is"]["supported_nodes"]
+    assert nnapi["verdict"] in ("YES", "MAYBE", "NO")
