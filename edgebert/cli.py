@@ -97,6 +97,58 @@ def predict(dist: Path, texts: tuple[str, ...], threads: int | None) -> None:
 
 
 @main.command()
+@click.argument("dist", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    default=("cpu",),
+    show_default=True,
+    help="tensorrt, cuda, coreml, nnapi, xnnpack or cpu (repeatable; each is timed).",
+)
+@click.option(
+    "--threads",
+    "threads",
+    multiple=True,
+    type=int,
+    default=(1, 2),
+    show_default=True,
+    help="Intra-op thread counts (repeatable).",
+)
+@click.option("--batch", default=1, show_default=True, help="Batch size of the fixed input.")
+@click.option("--seq", default=128, show_default=True, help="Sequence length of the fixed input.")
+@click.option("--iterations", default=200, show_default=True, help="Timed calls per setting.")
+@click.option("--mobile", is_flag=True, help="Time model.mobile.onnx (fixed shape) instead of model.onnx.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_friendly
+def bench(
+    dist: Path,
+    providers: tuple[str, ...],
+    threads: tuple[int, ...],
+    batch: int,
+    seq: int,
+    iterations: int,
+    mobile: bool,
+    as_json: bool,
+) -> None:
+    """Time the model in DIST with the runtime apps use: p50/p90/p99 per provider and thread count."""
+    import json
+
+    from edgebert.bench_dist import bench_dist
+
+    rows = bench_dist(dist, list(providers), list(threads), batch, seq, iterations, mobile)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo("provider\tthreads\tbatch\tseq\tp50 ms\tp90 ms\tp99 ms\tused")
+    for r in rows:
+        click.echo(
+            f"{r['provider']}\t{r['threads']}\t{r['batch']}\t{r['seq']}\t{r['p50_ms']:.2f}\t{r['p90_ms']:.2f}"
+            f"\t{r['p99_ms']:.2f}\t{r['used']}"
+        )
+
+
+@main.command()
 @click.argument("dist", type=click.Path(path_type=Path))
 @click.option("--budgets", "budgets_file", required=True, type=click.Path(path_type=Path), help="Budgets YAML.")
 @click.option("--data", type=click.Path(path_type=Path), help="Labelled TSV/CSV/JSONL to measure accuracy on.")
@@ -147,7 +199,7 @@ def check(
 
 def _user_errors() -> tuple[type[Exception], ...]:
     # the runtime imports nothing from edgebert, so its DistError has its own base; look it up only if loaded
-    runtime = sys.modules.get("edgebert.runtime.classifier")
+    runtime = sys.modules.get("edgebert.runtime.errors")
     return (EdgebertError,) + ((runtime.DistError,) if runtime is not None else ())
 
 

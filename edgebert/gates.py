@@ -30,8 +30,11 @@ class Verdict:
         return asdict(self)
 
 
-def check_gates(gates: GatesConfig, evaluation: dict, benchmark: dict, shipped_mb: float) -> list[Verdict]:
-    """Evaluate each configured gate on the shipped model (the last model in the evaluation/benchmark tables)."""
+def check_gates(
+    gates: GatesConfig, evaluation: dict, benchmark: dict, shipped_mb: float, mobile: tuple[str, dict] | None = None
+) -> list[Verdict]:
+    """Evaluate each configured gate on the shipped model (the last model in the evaluation/benchmark tables);
+    `mobile` is (which model, its usability analysis) for the mobile gate."""
     verdicts = []
     shipped = evaluation["shipped"]
     if gates.accuracy is not None:
@@ -76,6 +79,20 @@ def check_gates(gates: GatesConfig, evaluation: dict, benchmark: dict, shipped_m
                 gates.size.max_mb,
                 "MB",
                 f"{shipped} model file",
+            )
+        )
+    if gates.mobile is not None and mobile is not None:
+        g, (which, usability) = gates.mobile, mobile
+        r = usability[g.ep]["as_is"]
+        verdicts.append(
+            Verdict(
+                "mobile",
+                r["supported_share"] >= g.min_share and r["partitions"] <= g.max_partitions,
+                round(r["supported_share"] * 100, 1),
+                g.min_share * 100,
+                f"% of nodes on {g.ep}",
+                f"{which}: {r['partitions']} partition(s), at most {g.max_partitions} allowed; "
+                f"unsupported: {', '.join(r['unsupported_ops']) or 'none'}",
             )
         )
     return verdicts

@@ -102,6 +102,9 @@ def compress(
                     recipe.export.opset,
                     recipe.export.atol,
                     recipe.teacher.trust_remote_code,
+                    mobile_seq=(recipe.export.mobile_seq or recipe.data.max_length)
+                    if recipe.export.mobile and name == student
+                    else None,
                 )
 
     export_dir = sched.stage(
@@ -116,10 +119,13 @@ def compress(
 
     def quantize(out: Path, summary: dict) -> None:
         from edgebert.recipe import QuantScheme
-        from edgebert.stages.quantize import run_quantize
+        from edgebert.stages.quantize import run_mobile_quantize, run_quantize
 
         inputs = _quantize_inputs(recipe, data, teacher_dir, export_dir, threads, sched.reporter)
         summary.update(run_quantize(export_dir / student, out, recipe.quantize, inputs))
+        if recipe.export.mobile:
+            (out / "mobile").mkdir()
+            summary["mobile_model"] = run_mobile_quantize(export_dir / student, out / "mobile", recipe.quantize, inputs)
         if recipe.prune:
             (out / "unpruned").mkdir()
             source = export_dir / ("unpruned" if recipe.distill else "teacher")
@@ -148,11 +154,13 @@ def compress(
         models["student"] = export_dir / "student" / "model.onnx"
     if mode != "none":
         models[shipped] = quant_dir / "model.onnx"
+    mobile = f"{student}-mobile-int8" if recipe.export.mobile else None
+    scored = models | ({mobile: quant_dir / "mobile" / "model.onnx"} if mobile else {})  # evaluated, not timed
 
     def evaluate(out: Path, summary: dict) -> None:
         from edgebert.stages.evaluate import run_evaluate
 
-        summary.update(run_evaluate(models, shipped, teacher_dir, data, recipe.data.max_length, 0, reporter))
+        summary.update(run_evaluate(scored, shipped, teacher_dir, data, recipe.data.max_length, 0, reporter))
 
     sched.stage(
         "evaluate",
@@ -190,7 +198,7 @@ def compress(
     def package(out: Path, summary: dict) -> None:
         from edgebert.stages.package import write_dist
 
-        written = write_dist(out, models[shipped], student_dir, manifest)
+        written = write_dist(out, models[shipped], student_dir, manifest, mobile=mobile and scored[mobile])
         summary.update(sha256=written["model"]["sha256"], bytes=written["model"]["bytes"])
 
     dist = sched.stage(
@@ -201,7 +209,9 @@ def compress(
     )
 
     shipped_mb = timings["file_mb"][shipped]
-    verdicts = check_gates(recipe.gates, evaluation, timings, shipped_mb)
+    quant = sched.run.summary("quantize")
+    usable = ("model.mobile.onnx", quant["mobile_model"]["usability"]) if mobile else ("model.onnx", quant["mobile"])
+    verdicts = check_gates(recipe.gates, evaluation, timings, shipped_mb, usable)
     if recipe.gates.accuracy is not None:
         warning = gate_resolution_warning(
             evaluation["n"], evaluation["models"][shipped]["accuracy"]["value"], recipe.gates.accuracy.max_drop
@@ -374,6 +384,11 @@ def _manifest(
         "opset": recipe.export.opset,
         "quantization": {k: v for k, v in quant.items() if k not in ("mobile", "unpruned")},
         "mobile": quant["mobile"],
+        **(
+            {"mobile_model": _mobile_manifest(quant["mobile_model"], evaluation, f"{part}-mobile-int8")}
+            if recipe.export.mobile
+            else {}
+        ),
         "fusions": {
             "offline": export[part]["fused"]["fusions_offline"],
             "at_load_cpu_fp32": export[part]["plain"]["fusions_at_load"],
@@ -395,6 +410,18 @@ def _manifest(
         },
         "recipe_sha256": hashlib.sha256(recipe_to_yaml(recipe).encode()).hexdigest(),
         "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
+    }
+
+
+def _mobile_manifest(built: dict, evaluation: dict, name: str) -> dict:
+    """The fixed-shape, NNAPI/CoreML-ready INT8 model in dist/: its input shape, test accuracy and usability."""
+    return {
+        "file": "model.mobile.onnx",
+        "input_shape": [built["batch"], built["seq"]],
+        "accuracy": evaluation["models"][name]["accuracy"],
+        "quantization": {k: v for k, v in built.items() if k not in ("usability", "batch", "seq", "ort")},
+        "ort_format": built["ort"],
+        "usability": built["usability"],
     }
 
 

@@ -150,6 +150,8 @@ class PruneConfig(_Config):
 class ExportConfig(_Config):
     opset: int = Field(17, ge=11)
     atol: float = Field(1e-3, gt=0)
+    mobile: bool = Field(False, description="also build the mobile form: fixed shapes, NNAPI/CoreML operators")
+    mobile_seq: int | None = Field(None, ge=8, description="the mobile form's sequence length; None: data.max_length")
 
 
 Calibrator = Literal["minmax", "entropy", "percentile"]
@@ -248,10 +250,20 @@ class SizeGate(_Config):
     max_mb: float = Field(gt=0)
 
 
+class MobileGate(_Config):
+    """How much of the mobile model (or, without export.mobile, the shipped one) a phone accelerator must take,
+    by ONNX Runtime's usability analysis: e.g. NNAPI takes at least 95% of nodes in at most 3 partitions."""
+
+    ep: Literal["nnapi", "coreml_mlprogram", "coreml_neuralnetwork"] = "nnapi"
+    min_share: float = Field(0.95, gt=0, le=1)
+    max_partitions: int = Field(3, ge=1)
+
+
 class GatesConfig(_Config):
     accuracy: AccuracyGate | None = None
     latency: LatencyGate | None = None
     size: SizeGate | None = None
+    mobile: MobileGate | None = None
 
 
 class Recipe(_Config):

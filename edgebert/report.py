@@ -198,11 +198,22 @@ def _quantization_section(quant: dict) -> list[str]:
                     for r in rows
                 ],
             ]
-    mobile = quant.get("mobile")
-    if mobile:
-        from edgebert.mobile import summary_line
+    from edgebert.mobile import summary_line
 
-        lines += ["", f"Mobile usability of the shipped model (ORT's checker, fixed shapes): {summary_line(mobile)}."]
+    if quant.get("mobile"):
+        lines += [
+            "",
+            f"Mobile usability of the shipped model (ORT's checker, fixed shapes): {summary_line(quant['mobile'])}.",
+        ]
+    m = quant.get("mobile_model")
+    if m:
+        nnapi = m["usability"]["nnapi"]["as_is"]
+        lines += [
+            "",
+            f"Mobile model (`model.mobile.onnx`, static QDQ INT8, input [{m['batch']}, {m['seq']}], "
+            f"{m['bytes'] / 1e6:.1f} MB): NNAPI takes {nnapi['supported_share']:.0%} of its nodes in "
+            f"{nnapi['partitions']} partition(s) ({nnapi['verdict']}); {summary_line(m['usability'])}.",
+        ]
     return lines
 
 

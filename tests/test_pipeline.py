@@ -222,3 +222,68 @@ def test_gpu_mode_without_gpu_and_too_many_calibration_sentences_keep_earlier_st
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
         assert (runs / "tiny" / "export" / "stage.json").stat().st_mtime_ns == export
         assert (runs / "tiny" / "quantize" / "stage.json").is_file()  # the last good quantize stage is kept
+
+
+NO_CUDA = "CUDAExecutionProvider" not in __import__("onnxruntime").get_available_providers()
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")
+def test_providers_fall_back_with_a_message_and_bench_refuses_a_missing_one(compressed):
+    from edgebert.runtime import choose_providers
+
+    folder, _, _ = compressed
+    dist = folder / "runs" / "tiny" / "dist"
+    clf = load(dist, providers=["cuda", "xnnpack", "cpu"])
+    assert clf.session.get_providers() == ["CPUExecutionProvider"]
+    assert clf.provider_message == "using CPUExecutionProvider (cuda, xnnpack: not in this onnxruntime build)"
+    with pytest.raises(DistError, match=r"unknown execution provider 'gpu': choose from tensorrt, cuda"):
+        choose_providers(["gpu"])
+    result = CliRunner().invoke(main, ["bench", str(dist), "--provider", "cuda", "--threads", "1"])
+    assert result.exit_code == 2 and "CUDAExecutionProvider is not available in this onnxruntime" in result.output
+
+
+def test_bench_times_the_dist_through_the_runtime(compressed):
+    folder, _, _ = compressed
+    dist = folder / "runs" / "tiny" / "dist"
+    args = ["bench", str(dist), "--threads", "1", "--seq", "64", "--iterations", "20", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["used"] == "CPUExecutionProvider" and row["seq"] == 64 and 0 < row["p50_ms"] <= row["p99_ms"]
+
+
+def test_graph_optimisation_level_is_a_session_option(compressed):
+    folder, _, _ = compressed
+    dist = folder / "runs" / "tiny" / "dist"
+    texts = [s for s, _ in demo_rows("test")][:10]
+    full = load(dist).logits(texts)
+    assert abs(load(dist, graph_optimization="disabled").logits(texts) - full).max() < 1e-4
+    with pytest.raises(DistError, match="graph optimisation 'max': choose from all, extended, basic, disabled"):
+        load(dist, graph_optimization="max")
+
+
+def test_mobile_flag_without_a_mobile_model_names_the_recipe_field(compressed):
+    folder, _, _ = compressed
+    with pytest.raises(DistError, match="build it with export.mobile: true"):
+        load(folder / "runs" / "tiny" / "dist", mobile=True)
+
+
+def test_dist_loads_with_optimum_and_gives_the_same_labels(compressed):
+    from optimum.onnxruntime import ORTModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    folder, _, _ = compressed
+    dist = folder / "runs" / "tiny" / "dist"
+    texts = [s for s, _ in demo_rows("test")]
+    model = ORTModelForSequenceClassification.from_pretrained(dist)
+    enc = AutoTokenizer.from_pretrained(dist)(texts, padding=True, truncation=True, max_length=32, return_tensors="np")
+    theirs = [model.config.id2label[int(i)] for i in model(**enc).logits.argmax(-1)]
+    assert theirs == [p.label for p in load(dist).predict(texts)]
+
+
+def test_mobile_gate_fails_on_the_dynamic_shape_model(compressed, tmp_path):
+    recipe, runs = _copy_run(compressed, tmp_path)
+    args = ["compress", str(recipe), "--runs-dir", str(runs), "--set", "gates.mobile.ep=nnapi"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.output
+    assert "FAIL  mobile" in result.output and "model.onnx:" in result.output and "Erf" in result.output

@@ -113,7 +113,7 @@ def test_keep_fp32_leaves_a_layer_unquantized(exported, calibration, tmp_path):
 
 
 def test_unknown_group_lists_the_groups(exported, tmp_path):
-    with pytest.raises(RecipeError, match=r"'layer.7' is neither a node group \(embeddings, layer.0, layer.1\)"):
+    with pytest.raises(RecipeError, match=r"'layer.7' is neither a node group \(embeddings, layer.0, layer.1, head\)"):
         build(QuantScheme(keep_fp32=["layer.7"]), exported / "model.onnx", tmp_path / "m.onnx")
 
 

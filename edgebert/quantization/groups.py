@@ -24,7 +24,7 @@ def group_of(node_name: str) -> str:
 
 
 def node_groups(model: Path) -> dict[str, list[str]]:
-    """Names of the nodes with weights to quantize (MatMul by a weight, Gather from an embedding table) in each
+    """Names of the nodes with weights to quantize (MatMul/Gemm by a weight, Gather from an embedding table) in each
     group, groups in graph order. Shape arithmetic (Gather of a Shape) and activation x activation MatMuls
     (attention scores) are not counted: keeping them in FP32 would change nothing."""
     import onnx
@@ -33,7 +33,7 @@ def node_groups(model: Path) -> dict[str, list[str]]:
     weights = {t.name for t in graph.initializer}
     groups: dict[str, list[str]] = {}
     for node in graph.node:
-        weighted = (node.op_type == "MatMul" and node.input[1] in weights) or (
+        weighted = (node.op_type in ("MatMul", "Gemm") and node.input[1] in weights) or (
             node.op_type == "Gather" and node.input[0] in weights
         )
         if weighted:

@@ -2,7 +2,8 @@
 
 Loads a `dist/` folder (model.onnx, tokenizer.json, edgebert.json), checks the model's sha256 against the
 manifest, and predicts labels with scores, batching texts with dynamic padding (each batch padded to its
-longest member). It does not train, quantize or benchmark, and imports nothing else from edgebert.
+longest member). It does not train, quantize or benchmark, and imports nothing from edgebert outside
+edgebert.runtime.
 
     >>> clf = load("runs/sst2-minilm/dist")
     >>> clf.predict(["a gripping, beautifully acted film"])
@@ -20,13 +21,10 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from edgebert.runtime.errors import DistError
+from edgebert.runtime.providers import choose, used
+
 MANIFEST = "edgebert.json"
-
-
-class DistError(Exception):
-    """A dist folder or model that cannot be used as asked; the message says what to fix."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -35,26 +33,51 @@ class Prediction:
     score: float
 
 
-def load(dist: str | Path, threads: int | None = None, verify: bool = True) -> TextClassifier:
-    """Load a dist folder; `verify` checks the model file's sha256 against the manifest."""
+def load(
+    dist: str | Path,
+    threads: int | None = None,
+    verify: bool = True,
+    providers: list[str] | None = None,
+    strict: bool = False,
+    graph_optimization: str = "all",
+    mobile: bool = False,
+) -> TextClassifier:
+    """Load a dist folder; `verify` checks the model file's sha256 against the manifest; `mobile` loads
+    model.mobile.onnx (fixed shape, static INT8) instead of model.onnx.
+
+    `providers` is a preference list of short names (tensorrt, cuda, coreml, nnapi, xnnpack, cpu); the ones
+    this onnxruntime lacks are skipped (an error with `strict`), CPU is the fallback, and `.provider_message`
+    says what was used. `graph_optimization`: all, extended, basic or disabled."""
     dist = Path(dist)
     manifest_path = dist / MANIFEST
     if not manifest_path.is_file():
         raise DistError(f"{dist} has no {MANIFEST}: point at the dist/ folder edgebert compress wrote")
     manifest = json.loads(manifest_path.read_text())
-    model = dist / manifest["model"]["file"]
+    if mobile and "mobile_model" not in manifest:
+        raise DistError(f"{dist} has no mobile model: build it with export.mobile: true in the recipe")
+    entry = manifest["mobile_model"] if mobile else manifest["model"]
+    model = dist / entry["file"]
     if not model.is_file():
         raise DistError(f"{model} is missing from the dist folder")
     if verify:
         digest = _sha256(model)
-        if digest != manifest["model"]["sha256"]:
+        if digest != entry["sha256"]:
             raise DistError(
-                f"{model} does not match its manifest (sha256 {digest[:12]}… != {manifest['model']['sha256'][:12]}…):"
+                f"{model} does not match its manifest (sha256 {digest[:12]}… != {entry['sha256'][:12]}…):"
                 " the file was changed after packaging; re-run edgebert compress or restore the file"
             )
-    return TextClassifier.from_files(
-        model, dist / manifest["tokenizer"], manifest["labels"], manifest["max_length"], threads=threads
+    chosen, message = choose(providers or ["cpu"], strict)
+    clf = TextClassifier.from_files(
+        model,
+        dist / manifest["tokenizer"],
+        manifest["labels"],
+        manifest["max_length"],
+        threads=threads,
+        providers=chosen,
+        graph_optimization=graph_optimization,
     )
+    clf.provider_message = used(clf.session, chosen) if len(chosen) > 1 else message
+    return clf
 
 
 class TextClassifier:
@@ -64,6 +87,14 @@ class TextClassifier:
         self.labels = list(labels)
         self.max_length = max_length
         self.input_names = [i.name for i in session.get_inputs()]
+        self.provider_message = f"using {session.get_providers()[0]}"
+        # a fixed-shape model (the mobile form) takes exactly [batch, seq]: pad to seq, run `batch` texts a call
+        shape = session.get_inputs()[0].shape
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.fixed_seq = shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None
+        if self.fixed_seq:
+            tokenizer.enable_truncation(self.fixed_seq)
+            tokenizer.enable_padding(pad_id=tokenizer.padding["pad_id"], length=self.fixed_seq)
 
     @classmethod
     def from_files(
@@ -74,6 +105,7 @@ class TextClassifier:
         max_length: int,
         threads: int | None = None,
         providers: list[str] | None = None,
+        graph_optimization: str = "all",
     ) -> TextClassifier:
         if not Path(tokenizer_json).is_file():
             raise DistError(f"tokenizer file {tokenizer_json} is missing")
@@ -81,7 +113,8 @@ class TextClassifier:
         tokenizer.enable_truncation(max_length)
         pad_id = tokenizer.token_to_id("[PAD]") if tokenizer.token_to_id("[PAD]") is not None else 0
         tokenizer.enable_padding(pad_id=pad_id)
-        return cls(make_session(model, threads, providers=providers), tokenizer, labels, max_length)
+        session = make_session(model, threads, providers=providers, graph_optimization=graph_optimization)
+        return cls(session, tokenizer, labels, max_length)
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Token ids, attention mask and (if the model takes them) token type ids, padded to the longest text."""
@@ -94,6 +127,7 @@ class TextClassifier:
         return {name: arrays[name] for name in self.input_names}
 
     def logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        batch_size = self.fixed_batch or batch_size
         out = [
             self.session.run(None, self.encode(texts[i : i + batch_size]))[0] for i in range(0, len(texts), batch_size)
         ]
@@ -107,12 +141,26 @@ class TextClassifier:
         return [Prediction(self.labels[i], float(p[i])) for i, p in zip(best, probs, strict=False)]
 
 
+OPTIMIZATION = {
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+}
+
+
 def make_session(
-    model: str | Path, threads: int | None = None, optimized_path: str | None = None, providers: list[str] | None = None
+    model: str | Path,
+    threads: int | None = None,
+    optimized_path: str | None = None,
+    providers: list[str] | None = None,
+    graph_optimization: str = "all",
 ) -> ort.InferenceSession:
-    """An ORT session with full graph optimisation; `threads` sets intra-op threads (inter-op stays 1)."""
+    """An ORT session (full graph optimisation unless told); `threads` sets intra-op threads (inter-op stays 1)."""
+    if graph_optimization not in OPTIMIZATION:
+        raise DistError(f"graph optimisation {graph_optimization!r}: choose from {', '.join(OPTIMIZATION)}")
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.graph_optimization_level = OPTIMIZATION[graph_optimization]
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3  # errors only: ORT's warnings about saved optimised graphs are not the user's concern

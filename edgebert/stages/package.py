@@ -1,6 +1,8 @@
 """Package stage: the deployable folder an app embeds.
 
     dist/model.onnx        the shipped model (INT8 unless quantize.mode is none)
+    dist/model.mobile.onnx with export.mobile: fixed-shape static INT8 for NNAPI/CoreML, + model.mobile.ort
+                           (ORT format) and required_operators.config (for a reduced ORT build)
     dist/tokenizer.json    + tokenizer_config.json, special_tokens_map.json, vocab
     dist/config.json       the model config with id2label (Optimum's ORTModelFor… loads the folder as is)
     dist/edgebert.json     manifest: format version, task, labels, inputs, sha256, metrics, fusions, versions
@@ -40,9 +42,18 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def write_dist(out: Path, model: Path, student_dir: Path, manifest: dict) -> dict:
-    """Copy the model, tokenizer and config into `out` and write edgebert.json; returns the manifest written."""
+def write_dist(out: Path, model: Path, student_dir: Path, manifest: dict, mobile: Path | None = None) -> dict:
+    """Copy the model, tokenizer and config into `out` and write edgebert.json; returns the manifest written.
+    `mobile` is the fixed-shape INT8 model for phones, shipped beside model.onnx as model.mobile.onnx."""
     shutil.copyfile(model, out / "model.onnx")
+    if mobile:
+        shutil.copyfile(mobile, out / "model.mobile.onnx")
+        shutil.copyfile(mobile.parent / "model.mobile.ort", out / "model.mobile.ort")
+        shutil.copyfile(mobile.parent / "required_operators.config", out / "required_operators.config")
+        manifest = manifest | {
+            "mobile_model": manifest["mobile_model"]
+            | {"sha256": sha256_file(out / "model.mobile.onnx"), "bytes": (out / "model.mobile.onnx").stat().st_size}
+        }
     for name in TOKENIZER_FILES:
         if (student_dir / name).is_file():
             shutil.copyfile(student_dir / name, out / name)

@@ -135,3 +135,41 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
         f"  teacher on the eval split: {teacher:.4f}; candidates must reach {teacher - inputs.max_drop:.4f}"
     )
     return AutoContext(predict, labels, time_all, calibration, teacher - inputs.max_drop, inputs.reporter.track)
+
+
+def run_mobile_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig, inputs: QuantizeInputs) -> dict:
+    """Static QDQ INT8 of the mobile form (per-tensor uint8: what NNAPI and CoreML take), with its usability."""
+    from edgebert.runtime import TextClassifier
+
+    source = export_dir / "model.mobile.onnx"
+    fixed = TextClassifier.from_files(source, inputs.tokenizer, inputs.labels, inputs.max_length)
+    batch, seq = fixed.fixed_batch, fixed.fixed_seq
+    calibration = calibration_feeds(
+        fixed.encode, inputs.train_texts, cfg.calibration.model_copy(update={"batch_size": batch})
+    )
+    scheme = QuantScheme(mode="static", calibrator=cfg.calibration.method)
+    built = build(scheme, source, out / "model.onnx", calibration, cfg.calibration)
+    built["ort"] = _ort_format(out, inputs)
+    return {
+        **built,
+        "batch": batch,
+        "seq": seq,
+        "bytes": (out / "model.onnx").stat().st_size,
+        "usability": usability(out / "model.onnx"),
+    }
+
+
+def _ort_format(out: Path, inputs: QuantizeInputs) -> dict:
+    """model.mobile.ort beside the mobile model, checked to give the same logits on 64 eval sentences."""
+    from edgebert.errors import StageError
+    from edgebert.ort_format import to_ort
+    from edgebert.runtime import TextClassifier
+
+    info = to_ort(out / "model.onnx", out)
+    texts = inputs.eval_texts[:64]
+    onnx_logits = TextClassifier.from_files(out / "model.onnx", inputs.tokenizer, inputs.labels, 512).logits(texts)
+    ort_logits = TextClassifier.from_files(out / info["file"], inputs.tokenizer, inputs.labels, 512).logits(texts)
+    worst = float(np.abs(onnx_logits - ort_logits).max())
+    if worst > 1e-4:
+        raise StageError(f"{info['file']} differs from model.onnx by {worst:.1e} in logits: an ORT conversion bug")
+    return {**info, "max_abs_diff_vs_onnx": worst, "checked_sentences": len(texts)}

@@ -1,0 +1,38 @@
+"""`edgebert bench`: time a dist folder through the runtime apps use (edgebert.runtime), per execution provider
+and thread count, at a fixed batch and sequence length. Needs no torch. A provider this onnxruntime lacks is an
+error naming the build to install, not a silent fallback: a benchmark must time what it says it times.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgebert.bench import fixed_input, onnx_runner, time_interleaved
+from edgebert.check import FILLER
+from edgebert.runtime import load
+
+
+def bench_dist(
+    dist: Path, providers: list[str], threads: list[int], batch: int, seq: int, iterations: int, mobile: bool = False
+) -> list[dict]:
+    rows = []
+    for provider in providers:
+        for t in threads:
+            clf = load(dist, threads=t, providers=[provider], strict=True, mobile=mobile)
+            if clf.fixed_seq:  # a fixed-shape model takes only its own shape
+                batch, seq = clf.fixed_batch, clf.fixed_seq
+            else:
+                clf.tokenizer.enable_truncation(max(seq, clf.max_length))
+            feeds = fixed_input(clf.encode, FILLER, batch, seq)
+            timed = time_interleaved({"model": onnx_runner(clf.session)}, feeds, 10, iterations)["model"]
+            rows.append(
+                {
+                    "provider": provider,
+                    "threads": t,
+                    "batch": batch,
+                    "seq": seq,
+                    **timed,
+                    "used": clf.session.get_providers()[0],
+                }
+            )
+    return rows
