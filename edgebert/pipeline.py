@@ -24,6 +24,8 @@ from edgebert.recipe import STAGES, Recipe, recipe_to_yaml
 from edgebert.reporting import Reporter
 from edgebert.runs import Run, stage_key
 
+TRIMMED = "student-vocab"  # export/<this>/: the student with its vocabulary trimmed (export.trim_vocab)
+
 
 @dataclass
 class Outcome:
@@ -81,6 +83,7 @@ def compress(
     compressed = recipe.distill is not None or recipe.prune is not None
     student = "student" if compressed else "teacher"
     threads = recipe.gates.latency.threads if recipe.gates.latency else recipe.benchmark.threads[-1]
+    trimmed = recipe.export.trim_vocab
 
     def export(out: Path, summary: dict) -> None:
         from edgebert.stages.export import run_export
@@ -94,6 +97,11 @@ def compress(
         for name, folder in folders.items():
             if folder is not None:
                 (out / name).mkdir()
+                if recipe.export.trim_vocab and name == student:
+                    from edgebert.vocab import trim_model
+
+                    vocab = trim_model(folder, out / TRIMMED, data.train.texts)
+                    folder = out / TRIMMED
                 summary[name] = run_export(
                     folder,
                     out / name,
@@ -106,10 +114,12 @@ def compress(
                     if recipe.export.mobile and name == student
                     else None,
                 )
+                if recipe.export.trim_vocab and name == student:
+                    summary[name]["vocab"] = vocab
 
     export_dir = sched.stage(
         "export",
-        [recipe.section_hash("export"), sched.keys["prune"]],
+        [recipe.section_hash("export"), sched.keys["prune"]] + ([data_key] if recipe.export.trim_vocab else []),
         export,
         lambda s: (
             f"max |Δlogit| {max(v['plain']['max_abs_diff'] for v in s.values() if isinstance(v, dict)):.1e}, "
@@ -122,6 +132,8 @@ def compress(
         from edgebert.stages.quantize import run_mobile_quantize, run_quantize
 
         inputs = _quantize_inputs(recipe, data, teacher_dir, export_dir, threads, sched.reporter)
+        if trimmed:
+            inputs.teacher_tokenizer, inputs.tokenizer = inputs.tokenizer, export_dir / TRIMMED / "tokenizer.json"
         summary.update(run_quantize(export_dir / student, out, recipe.quantize, inputs))
         if recipe.export.mobile:
             (out / "mobile").mkdir()
@@ -156,11 +168,15 @@ def compress(
         models[shipped] = quant_dir / "model.onnx"
     mobile = f"{student}-mobile-int8" if recipe.export.mobile else None
     scored = models | ({mobile: quant_dir / "mobile" / "model.onnx"} if mobile else {})  # evaluated, not timed
+    # with a trimmed vocabulary the student's models read their own tokenizer; every other model the teacher's
+    own = {n: export_dir / TRIMMED / "tokenizer.json" for n in ("student", shipped, mobile) if n and trimmed}
 
     def evaluate(out: Path, summary: dict) -> None:
         from edgebert.stages.evaluate import run_evaluate
 
-        summary.update(run_evaluate(scored, shipped, teacher_dir, data, recipe.data.max_length, 0, reporter))
+        summary.update(
+            run_evaluate(scored, shipped, teacher_dir, data, recipe.data.max_length, 0, reporter, tokenizers=own)
+        )
 
     sched.stage(
         "evaluate",
@@ -182,6 +198,7 @@ def compress(
                 recipe.data.max_length,
                 recipe.benchmark,
                 reporter,
+                tokenizers=own,
             )
         )
 
@@ -198,7 +215,8 @@ def compress(
     def package(out: Path, summary: dict) -> None:
         from edgebert.stages.package import write_dist
 
-        written = write_dist(out, models[shipped], student_dir, manifest, mobile=mobile and scored[mobile])
+        source = export_dir / TRIMMED if trimmed else student_dir  # tokenizer and config of the shipped model
+        written = write_dist(out, models[shipped], source, manifest, mobile=mobile and scored[mobile])
         summary.update(sha256=written["model"]["sha256"], bytes=written["model"]["bytes"])
 
     dist = sched.stage(
@@ -383,6 +401,7 @@ def _manifest(
         "outputs": [o.name for o in session.get_outputs()],
         "opset": recipe.export.opset,
         "quantization": {k: v for k, v in quant.items() if k not in ("mobile", "unpruned")},
+        **({"vocab": export[part]["vocab"]} if "vocab" in export[part] else {}),
         "mobile": quant["mobile"],
         **(
             {"mobile_model": _mobile_manifest(quant["mobile_model"], evaluation, f"{part}-mobile-int8")}

@@ -152,6 +152,7 @@ class ExportConfig(_Config):
     atol: float = Field(1e-3, gt=0)
     mobile: bool = Field(False, description="also build the mobile form: fixed shapes, NNAPI/CoreML operators")
     mobile_seq: int | None = Field(None, ge=8, description="the mobile form's sequence length; None: data.max_length")
+    trim_vocab: bool = Field(False, description="keep only the word pieces the train split uses (smaller model)")
 
 
 Calibrator = Literal["minmax", "entropy", "percentile"]
@@ -295,6 +296,8 @@ class Recipe(_Config):
                 "quantize.mode auto needs the accuracy it may lose: "
                 "set quantize.auto.max_drop or gates.accuracy.max_drop"
             )
+        if self.export.trim_vocab and self.distill is None and self.prune is None:
+            raise ValueError("export.trim_vocab trims the student's vocabulary: add a distill or prune section")
         if lat is not None and lat.max_ratio is not None and not self.benchmark.reference:
             raise ValueError("gates.latency.max_ratio needs benchmark.reference: true (the timed teacher)")
         return self

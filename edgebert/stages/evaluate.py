@@ -23,12 +23,15 @@ def run_evaluate(
     seed: int,
     reporter: Reporter,
     batch_size: int = 32,
+    tokenizers: dict[str, Path] | None = None,
 ) -> dict:
+    """`tokenizers` names a model's own tokenizer.json (a trimmed vocabulary); others use the teacher's."""
     texts, y = data.test.texts, data.label_ids(data.test)
     chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
     logits: dict[str, np.ndarray] = {"teacher-pytorch": _pytorch_logits(teacher_dir, chunks, max_length, reporter)}
     for name, path in models.items():
-        clf = TextClassifier.from_files(path, teacher_dir / "tokenizer.json", list(data.labels), max_length)
+        tokenizer = (tokenizers or {}).get(name, teacher_dir / "tokenizer.json")
+        clf = TextClassifier.from_files(path, tokenizer, list(data.labels), max_length)
         logits[name] = np.concatenate([clf.logits(c, batch_size) for c in reporter.track(chunks, f"evaluate {name}")])
     results = {name: classification_metrics(lg, y, len(data.labels), seed) for name, lg in logits.items()}
     return {

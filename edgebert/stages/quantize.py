@@ -43,6 +43,7 @@ class QuantizeInputs:
     iterations: int
     warmup: int
     reporter: Reporter
+    teacher_tokenizer: Path | None = None  # when the student's vocabulary was trimmed; None: `tokenizer`
 
 
 def needs_data(cfg: QuantizeConfig) -> bool:
@@ -116,8 +117,8 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
 
     texts, labels = inputs.eval_texts[:samples], np.asarray(inputs.eval_labels[:samples])
 
-    def predict(model: Path) -> np.ndarray:
-        clf = TextClassifier.from_files(model, inputs.tokenizer, inputs.labels, inputs.max_length, inputs.threads)
+    def predict(model: Path, tokenizer: Path = inputs.tokenizer) -> np.ndarray:
+        clf = TextClassifier.from_files(model, tokenizer, inputs.labels, inputs.max_length, inputs.threads)
         return clf.logits(texts).argmax(axis=1)
 
     def time_all(models: dict[str, Path]) -> dict[str, float]:
@@ -130,7 +131,7 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
         timed = time_interleaved(runners, feeds, inputs.warmup, inputs.iterations, track=inputs.reporter.track)
         return {n: t["p50_ms"] for n, t in timed.items()}
 
-    teacher = float(np.mean(predict(inputs.teacher_onnx) == labels))
+    teacher = float(np.mean(predict(inputs.teacher_onnx, inputs.teacher_tokenizer or inputs.tokenizer) == labels))
     inputs.reporter.info(
         f"  teacher on the eval split: {teacher:.4f}; candidates must reach {teacher - inputs.max_drop:.4f}"
     )

@@ -1,0 +1,53 @@
+"""Vocabulary trimming on the tiny BERT: the corpus tokenizes as before, embeddings follow the ids, and the
+pipeline ships a smaller model whose dist/ tokenizes as the evaluation did."""
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+from tokenizers import Tokenizer
+
+from edgebert.cli import main
+from edgebert.vocab import trim_model
+
+from .conftest import demo_rows, write_recipe
+
+
+def test_trimmed_tokenizer_and_embeddings_agree(tiny_bert, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    corpus = [s for s, _ in demo_rows("train")][:40]
+    info = trim_model(tiny_bert, tmp_path, corpus)
+    assert info["vocab_after"] < info["vocab_before"]
+    before, after = (
+        Tokenizer.from_file(str(tiny_bert / "tokenizer.json")),
+        Tokenizer.from_file(str(tmp_path / "tokenizer.json")),
+    )
+    assert after.get_vocab_size() == info["vocab_after"]
+    old = AutoModelForSequenceClassification.from_pretrained(tiny_bert).get_input_embeddings().weight.detach()
+    new = AutoModelForSequenceClassification.from_pretrained(tmp_path).get_input_embeddings().weight.detach()
+    for a, b in zip(before.encode_batch(corpus), after.encode_batch(corpus), strict=True):
+        assert a.tokens == b.tokens  # same pieces
+        assert np.allclose(old[a.ids].numpy(), new[b.ids].numpy())  # and the same vectors behind them
+    unseen = next(w for w in before.get_vocab() if w.isalpha() and w not in after.get_vocab())
+    assert after.encode(unseen).tokens == ["[CLS]", "[UNK]", "[SEP]"]
+
+
+def test_trimmed_vocabulary_ships_a_consistent_smaller_model(tiny_bert, tmp_path):
+    recipe = write_recipe(tmp_path, str(tiny_bert), export={"trim_vocab": True})
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "tiny"
+    dist = run / "dist"
+    manifest = json.loads((dist / "edgebert.json").read_text())
+    vocab = manifest["vocab"]
+    assert vocab["vocab_after"] < vocab["vocab_before"]
+    lines = (dist / "vocab.txt").read_text().splitlines()
+    assert len(lines) == vocab["vocab_after"] == json.loads((dist / "config.json").read_text())["vocab_size"]
+    evaluated = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]["models"]["student-int8"]
+    from edgebert.runtime import load
+
+    rows = demo_rows("test")
+    predicted = [p.label for p in load(dist).predict([s for s, _ in rows])]
+    accuracy = sum(p == y for p, (_, y) in zip(predicted, rows, strict=True)) / len(rows)
+    assert accuracy == evaluated["accuracy"]["value"]  # dist/ tokenizes as the evaluation did
