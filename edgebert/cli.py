@@ -59,7 +59,7 @@ def main() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the resolved recipe and exit.")
 @_friendly
 def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, runs_dir: Path, dry_run: bool) -> None:
-    """Run RECIPE: teacher, distill, export, quantize, evaluate, benchmark, package, report, gates.
+    """Run RECIPE: teacher, distill, prune, export, quantize, evaluate, benchmark, package, report, gates.
 
     Finished stages are kept and skipped on a re-run. Exits 3 when a gate fails, after writing everything.
     """

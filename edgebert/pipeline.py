@@ -10,6 +10,7 @@ exported, quantized, evaluated and timed too ("unpruned-int8"), so the report co
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import platform
 from collections.abc import Callable
@@ -142,7 +143,8 @@ def compress(
             (out / "unpruned").mkdir()
             source = export_dir / ("unpruned" if recipe.distill else "teacher")
             winner = QuantScheme(**summary["scheme"])  # the unpruned model is quantized the same way, for the report
-            summary["unpruned"] = run_quantize(source, out / "unpruned", recipe.quantize, inputs, scheme=winner)
+            full_vocab = dataclasses.replace(inputs, tokenizer=inputs.teacher_tokenizer or inputs.tokenizer)
+            summary["unpruned"] = run_quantize(source, out / "unpruned", recipe.quantize, full_vocab, scheme=winner)
 
     # static calibration reads the data; auto also scores on it, bounds by the gate and times like the benchmark
     sections = ("quantize", "gates", "benchmark") if recipe.quantize.mode == "auto" else ("quantize",)
@@ -246,6 +248,9 @@ def compress(
         if recipe.prune:
             params[f"unpruned{suffix}"] = params.get("student", params["teacher"])
             params["student"] = sched.run.summary("prune")["after"]["parameters"]
+        vocab = sched.run.summary("export").get(student, {}).get("vocab")
+        if vocab:  # the trimmed vocabulary's embedding matrix
+            params[student] = vocab["parameters"]
         params[shipped] = params.get(student)
         write_report(
             out,

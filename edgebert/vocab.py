@@ -86,4 +86,9 @@ def trim_model(model_dir: Path, out: Path, texts: list[str]) -> dict:
     for text, a, b in zip(sample, before.encode_batch(sample), after.encode_batch(sample), strict=True):
         if list(back[b.ids]) != a.ids:
             raise StageError(f"vocabulary trimming changed the tokens of {text!r}: a tokenizer this code misreads")
-    return {"vocab_before": old.weight.shape[0], "vocab_after": len(keep), "corpus_sentences": len(texts)}
+    return {
+        "vocab_before": old.weight.shape[0],
+        "vocab_after": len(keep),
+        "corpus_sentences": len(texts),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }

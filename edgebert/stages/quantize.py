@@ -46,10 +46,6 @@ class QuantizeInputs:
     teacher_tokenizer: Path | None = None  # when the student's vocabulary was trimmed; None: `tokenizer`
 
 
-def needs_data(cfg: QuantizeConfig) -> bool:
-    return cfg.mode in ("static", "auto")
-
-
 def run_quantize(
     export_dir: Path,
     out: Path,
