@@ -161,9 +161,11 @@ def _quantization_section(quant: dict) -> list[str]:
     lines = ["", "## Quantization", ""]
     auto = quant.get("auto")
     if auto:
+        anchor = (auto["candidates"][0].get("timing") or {}).get("vs", "one anchor")
         lines += [
             f"`auto` scored {len(auto['candidates'])} candidates on {auto['eval_sentences']} eval sentences through "
-            f"ONNX Runtime and timed them in the same interleaved rounds (p50 ms, this machine). Bound: the "
+            f"ONNX Runtime and timed each against {anchor} "
+            "in paired rounds on this machine (p50 = the anchor's p50 x the ratio). Bound: the "
             f"teacher's {auto['teacher_accuracy'] * 100:.2f} minus the allowed drop = {auto['bound'] * 100:.2f}. "
             + (
                 f"Kept **{auto['winner']}**, the fastest within the bound."
@@ -171,8 +173,9 @@ def _quantization_section(quant: dict) -> list[str]:
                 else f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."
             ),
             "",
-            "| candidate | eval accuracy | p50 ms | MB | FP32 nodes | within bound | NNAPI (fixed shapes) |",
-            "|---|---|---|---|---|---|---|",
+            "| candidate | eval accuracy | p50 ms | x anchor (95%) | MB | FP32 nodes | within bound "
+            "| NNAPI (fixed shapes) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for c in auto["candidates"]:
             mobile = c.get("mobile", {}).get("nnapi", {}).get("fixed_shapes")
@@ -180,9 +183,12 @@ def _quantization_section(quant: dict) -> list[str]:
                 f"{mobile['verdict']}, {mobile['supported_share']:.0%}, {mobile['partitions']} parts" if mobile else ""
             )
             mark = " (kept)" if c["name"] == auto["winner"] else ""
+            r = (c.get("timing") or {}).get("ratio")
+            ratio = f"{r['ratio']:.2f} ({r['low']:.2f}–{r['high']:.2f})" if r else "—"
             lines.append(
                 f"| {c['name']}{mark} | {_cell(c['accuracy'] and c['accuracy'] * 100, '{:.2f}')} | "
-                f"{_cell(c['p50_ms'], '{:.2f}')} | {_cell(c['mb'], '{:.1f}')} | {c['built'].get('fp32_nodes', '')} | "
+                f"{_cell(c['p50_ms'], '{:.2f}')} | {ratio} | {_cell(c['mb'], '{:.1f}')} | "
+                f"{c['built'].get('fp32_nodes', '')} | "
                 f"{'yes' if c['within_bound'] else 'no'} | {nnapi or (c['error'] or '')} |"
             )
         for name, rows in auto["sensitivity"].items():
@@ -207,12 +213,10 @@ def _quantization_section(quant: dict) -> list[str]:
         ]
     m = quant.get("mobile_model")
     if m:
-        nnapi = m["usability"]["nnapi"]["as_is"]
         lines += [
             "",
-            f"Mobile model (`model.mobile.onnx`, static QDQ INT8, input [{m['batch']}, {m['seq']}], "
-            f"{m['bytes'] / 1e6:.1f} MB): NNAPI takes {nnapi['supported_share']:.0%} of its nodes in "
-            f"{nnapi['partitions']} partition(s) ({nnapi['verdict']}); {summary_line(m['usability'])}.",
+            f"Mobile model (`model.mobile.onnx` and `.ort`, static QDQ INT8, input [{m['batch']}, {m['seq']}], "
+            f"{m['bytes'] / 1e6:.1f} MB), ORT's checker: {summary_line(m['usability'])}.",
         ]
     return lines
 

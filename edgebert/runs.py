@@ -40,6 +40,7 @@ def stage_key(*parts: str) -> str:
 def write_json(path: Path, payload: object) -> None:
     """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest in a dist folder is read by whoever deploys it
     with os.fdopen(fd, "w") as f:
         json.dump(payload, f, indent=2, sort_keys=False, default=str)
         f.write("\n")
@@ -69,6 +70,7 @@ class Run:
         """Yield (temp folder, summary dict); on success stamp it and move it into place."""
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{stage}.tmp-"))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the finished folder (dist/ above all) is meant to be shared
         summary: dict = {}
         started = time.perf_counter()
         try:

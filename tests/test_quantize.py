@@ -186,6 +186,13 @@ def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_be
     names = [c["name"] for c in auto["candidates"]]
     assert names[:3] == ["fp32", "dynamic", "dynamic-pc"] and len(names) == 7
     assert all(c["accuracy"] is not None and c["p50_ms"] > 0 and c["mb"] > 0 for c in auto["candidates"])
+    assert {c["timing"]["vs"] for c in auto["candidates"]} == {"dynamic"}  # each timed against dynamic INT8
+    anchor = next(c for c in auto["candidates"] if c["name"] == "dynamic")
+    assert anchor["timing"]["ratio"]["ratio"] == 1.0
+    assert all(
+        c["timing"]["ratio"]["low"] <= c["timing"]["ratio"]["ratio"] <= c["timing"]["ratio"]["high"]
+        for c in auto["candidates"]
+    )
     fastest = min(auto["candidates"], key=lambda c: c["p50_ms"])
     assert auto["winner"] == fastest["name"] and auto["within_bound"]
     assert all("mobile" in c for c in auto["candidates"] if c["name"].startswith("static-qdq"))

@@ -1,6 +1,6 @@
 """`quantize.mode: auto`: build every candidate, score each on the eval split through ONNX Runtime, rescue
-failing INT8 candidates by keeping their most sensitive node groups in FP32, time them all in the same
-interleaved rounds, and keep the fastest one within the accuracy bound (the teacher's eval accuracy minus the
+failing INT8 candidates by keeping their most sensitive node groups in FP32, time each against one anchor
+candidate in paired rounds, and keep the fastest one within the accuracy bound (the teacher's eval accuracy minus the
 allowed drop). When none is within it, the most accurate is kept and the caller reports the gate.
 """
 
@@ -31,6 +31,7 @@ class Trial:
     mb: float | None = None
     error: str | None = None
     rescue_of: str | None = None
+    timing: dict | None = None  # p50 as a ratio to the anchor candidate, with its 95% interval
 
     def row(self, bound: float) -> dict:
         d = asdict(self)
@@ -59,7 +60,7 @@ class AutoContext:
 
     predict: Callable[[Path], np.ndarray]  # model -> label ids on the eval slice
     labels: np.ndarray
-    time_all: Callable[[dict[str, Path]], dict[str, float]]  # models -> p50 ms, timed interleaved
+    time_all: Callable[[dict[str, Path]], dict[str, dict]]  # models -> {"p50_ms", "ratio", "vs"}
     calibration: list[Feeds] | None
     bound: float
     track: Callable = lambda items, *a, **k: items
@@ -84,9 +85,9 @@ def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) ->
                 rescue.accuracy = _accuracy(ctx, rescue.path)
             trials.append(rescue)
     built = {t.name: t.path for t in trials if t.error is None}
-    for n, p50 in ctx.time_all(built).items():
+    for n, timed in ctx.time_all(built).items():
         trial = next(t for t in trials if t.name == n)
-        trial.p50_ms = p50
+        trial.p50_ms, trial.timing = timed["p50_ms"], {k: v for k, v in timed.items() if k != "p50_ms"}
     winner, within = choose(trials, ctx.bound)
     return {
         "bound": round(ctx.bound, 6),

@@ -24,6 +24,8 @@ from edgebert.recipe import QuantizeConfig, QuantScheme
 from edgebert.reporting import Reporter
 from edgebert.stages.export import fusions_at_load
 
+PAIR_ROUNDS, PAIR_CALLS = 30, 10  # per candidate pair in `auto`: A B / B A rounds of 10 calls each
+
 
 @dataclass
 class QuantizeInputs:
@@ -104,7 +106,7 @@ def _padded_encoder(inputs: QuantizeInputs):
 
 
 def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | None):
-    from edgebert.bench import fixed_input, onnx_runner, time_interleaved
+    from edgebert.bench import fixed_input, onnx_runner, paired_rounds, ratio_with_interval
     from edgebert.quantization.auto import AutoContext
     from edgebert.runtime import TextClassifier, make_session
 
@@ -117,15 +119,28 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
         clf = TextClassifier.from_files(model, tokenizer, inputs.labels, inputs.max_length, inputs.threads)
         return clf.logits(texts).argmax(axis=1)
 
-    def time_all(models: dict[str, Path]) -> dict[str, float]:
+    def time_all(models: dict[str, Path]) -> dict[str, dict]:
+        # Pairwise, like `edgebert check`: each candidate against one anchor (dynamic INT8 when it is a
+        # candidate), with only those two sessions alive. Timing all seven in one process read the same
+        # candidates 10-26% apart from one run to the next: sessions loaded beside each other slow each other
+        # unevenly (see README, "Pruning, before and after").
         encoder = TextClassifier.from_files(
             inputs.teacher_onnx, inputs.tokenizer, inputs.labels, max(inputs.max_length, inputs.seq), threads=1
         )
         feeds = fixed_input(encoder.encode, inputs.eval_texts, inputs.batch, inputs.seq)
-        runners = {n: onnx_runner(make_session(p, inputs.threads)) for n, p in models.items()}
-        inputs.reporter.info(f"  timing {len(runners)} candidates at {inputs.threads} thread(s)")
-        timed = time_interleaved(runners, feeds, inputs.warmup, inputs.iterations, track=inputs.reporter.track)
-        return {n: t["p50_ms"] for n, t in timed.items()}
+        anchor = "dynamic" if "dynamic" in models else next(iter(models))
+        inputs.reporter.info(f"  timing {len(models) - 1} candidates against {anchor} at {inputs.threads} thread(s)")
+        anchor_p50, ratios = [], {}
+        for name in inputs.reporter.track([n for n in models if n != anchor], "timing candidates"):
+            runners = {n: onnx_runner(make_session(models[n], inputs.threads)) for n in (anchor, name)}
+            rounds = paired_rounds(runners, feeds, inputs.warmup, PAIR_ROUNDS, PAIR_CALLS, 0.05)
+            ratios[name] = ratio_with_interval(rounds[name], rounds[anchor], 0.95)
+            anchor_p50.append(float(np.percentile(np.concatenate(rounds[anchor]), 50)))
+        base = float(np.median(anchor_p50)) if anchor_p50 else 0.0
+        out = {anchor: {"p50_ms": round(base, 3), "vs": anchor, "ratio": {"ratio": 1.0, "low": 1.0, "high": 1.0}}}
+        for name, r in ratios.items():
+            out[name] = {"p50_ms": round(base * r["ratio"], 3), "vs": anchor, "ratio": r}
+        return out
 
     teacher = float(np.mean(predict(inputs.teacher_onnx, inputs.teacher_tokenizer or inputs.tokenizer) == labels))
     inputs.reporter.info(
