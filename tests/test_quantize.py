@@ -209,3 +209,37 @@ def test_mobile_usability_reports_each_ep(exported, calibration, tmp_path):
     assert nnapi["as_is"]["nodes"] > 0 and 0 < nnapi["fixed_shapes"]["supported_share"] <= 1
     assert nnapi["fixed_shapes"]["supported_nodes"] >= nnapi["as_is"]["supported_nodes"]
     assert nnapi["verdict"] in ("YES", "MAYBE", "NO")
+
+
+def test_auto_keeps_the_sensitive_group_in_fp32_when_that_meets_the_bound(tiny_bert, exported, tmp_path):
+    """layer.1 is made the group that costs accuracy: a model with any quantized layer.1 weight gets every
+    label wrong. auto must find it, keep it in FP32, and pick that rescue over the slower FP32."""
+    from edgebert.quantization.auto import AutoContext, run_auto
+
+    rows = demo_rows("dev")
+    labels = np.array([LABELS.index(y) for _, y in rows])
+
+    plain = onnx.load(str(exported / "model.onnx")).graph
+    layer1 = {n.input[1] for n in plain.node if n.op_type == "MatMul" and "layer.1/" in n.name}
+
+    def predict(model: Path) -> np.ndarray:
+        pred = TextClassifier.from_files(model, tiny_bert / "tokenizer.json", LABELS, 32).logits(TEXTS).argmax(1)
+        names = {i.name for i in onnx.load(str(model)).graph.initializer}
+        if any(f"{w}_quantized" in names for w in layer1):  # ORT renames a weight it quantizes
+            return 1 - labels  # every label wrong
+        return pred
+
+    def time_all(models: dict[str, Path]) -> dict[str, dict]:
+        return {n: {"p50_ms": 2.0 if n == "fp32" else 1.0 - 0.1 * n.count("fp32("), "vs": "fp32"} for n in models}
+
+    fp32_accuracy = float(np.mean(predict(exported / "model.onnx") == labels))
+    # INT8 elsewhere may flip a few of the random tiny model's 50 labels: allow 5
+    cfg = QuantizeConfig(mode="auto", auto={"max_drop": 0.1, "candidates": [{"mode": "none"}, {"mode": "dynamic"}]})
+    ctx = AutoContext(predict, labels, time_all, None, fp32_accuracy - 0.1)
+    result = run_auto(cfg, exported / "model.onnx", tmp_path, ctx)
+    assert result["sensitivity"]["dynamic"][0]["group"] == "layer.1"  # the costly group ranks first
+    by_name = {c["name"]: c for c in result["candidates"]}
+    assert not by_name["dynamic"]["within_bound"]
+    rescue = by_name["dynamic+fp32(layer.1)"]
+    assert rescue["within_bound"] and rescue["rescue_of"] == "dynamic" and rescue["built"]["fp32_nodes"] == 6
+    assert result["winner"].startswith("dynamic+fp32(layer.1") and result["within_bound"]
