@@ -219,6 +219,10 @@ def compress(
 
         source = export_dir / TRIMMED if trimmed else student_dir  # tokenizer and config of the shipped model
         written = write_dist(out, models[shipped], source, manifest, mobile=mobile and scored[mobile])
+        if recipe.export.single_file:
+            from edgebert.stages.package import add_single_file
+
+            add_single_file(out, data.test.texts, recipe.data.max_length)
         summary.update(sha256=written["model"]["sha256"], bytes=written["model"]["bytes"])
 
     dist = sched.stage(

@@ -153,6 +153,7 @@ class ExportConfig(_Config):
     mobile: bool = Field(False, description="also build the mobile form: fixed shapes, NNAPI/CoreML operators")
     mobile_seq: int | None = Field(None, ge=8, description="the mobile form's sequence length; None: data.max_length")
     trim_vocab: bool = Field(False, description="keep only the word pieces the train split uses (smaller model)")
+    single_file: bool = Field(False, description="also ship model.single.onnx: tokenizer in the graph, raw text in")
 
 
 Calibrator = Literal["minmax", "entropy", "percentile"]

@@ -100,3 +100,20 @@ def test_ort_format_gives_the_same_outputs(tiny_bert, mobile, tmp_path):
     a = TextClassifier.from_files(out / "model.mobile.onnx", tiny_bert / "tokenizer.json", labels, 32).logits(TEXTS)
     b = TextClassifier.from_files(tmp_path / "model.mobile.ort", tiny_bert / "tokenizer.json", labels, 32).logits(TEXTS)
     assert np.abs(a - b).max() < 1e-5
+
+
+def test_single_file_model_takes_raw_text_and_predicts_like_the_dist(tiny_bert, tmp_path):
+    from edgebert.runtime import load
+    from edgebert.single_file import session
+
+    recipe = write_recipe(tmp_path, str(tiny_bert), export={"single_file": True})
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    dist = tmp_path / "runs" / "tiny" / "dist"
+    entry = json.loads((dist / "edgebert.json").read_text())["single_file"]
+    assert entry["verified"]["sentences"] == 50 and entry["verified"]["same_token_ids"]
+    long = " ".join(s for s, _ in demo_rows("test")[:10])  # far beyond max_length 32: truncated alike
+    single = session(dist / "model.single.onnx")
+    for text in [long, demo_rows("test")[0][0].upper()]:  # truncation and lowercasing as the tokenizer does
+        logits = single.run(None, {"text": np.array([text])})[0]
+        assert np.abs(logits - load(dist).logits([text])).max() < 1e-5

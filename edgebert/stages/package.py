@@ -1,6 +1,7 @@
 """Package stage: the deployable folder an app embeds.
 
     dist/model.onnx        the shipped model (INT8 unless quantize.mode is none)
+    dist/model.single.onnx with export.single_file: the tokenizer in the graph (onnxruntime-extensions)
     dist/model.mobile.onnx with export.mobile: fixed-shape static INT8 for NNAPI/CoreML, + model.mobile.ort
                            (ORT format) and required_operators.config (for a reduced ORT build)
     dist/tokenizer.json    + tokenizer_config.json, special_tokens_map.json, vocab
@@ -18,7 +19,7 @@ import platform
 import shutil
 from pathlib import Path
 
-from edgebert.runs import sha256_file, write_json
+from edgebert.runs import read_json, sha256_file, write_json
 
 MANIFEST_VERSION = 1
 TOKENIZER_FILES = (
@@ -72,3 +73,22 @@ def write_dist(out: Path, model: Path, student_dir: Path, manifest: dict, mobile
     }
     write_json(out / "edgebert.json", full)
     return full
+
+
+def add_single_file(out: Path, texts: list[str], max_length: int) -> dict:
+    """dist/model.single.onnx (tokenizer in the graph), verified on `texts`, recorded in the manifest."""
+    from edgebert.single_file import build, verify
+
+    build(out / "model.onnx", out, out / "model.single.onnx", max_length)
+    check = verify(out / "model.single.onnx", out / "model.onnx", out / "tokenizer.json", texts, max_length)
+    manifest = read_json(out / "edgebert.json")
+    manifest["single_file"] = {
+        "file": "model.single.onnx",
+        "sha256": sha256_file(out / "model.single.onnx"),
+        "bytes": (out / "model.single.onnx").stat().st_size,
+        "input": "text: string [1], one sentence per call",
+        "needs": "onnxruntime-extensions (register_custom_ops_library(get_library_path()))",
+        "verified": check,
+    }
+    write_json(out / "edgebert.json", manifest)
+    return manifest["single_file"]
