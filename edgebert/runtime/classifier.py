@@ -93,7 +93,7 @@ class TextClassifier:
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
         self.fixed_seq = shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None
         if self.fixed_seq:
-            tokenizer.enable_truncation(self.fixed_seq)
+            tokenizer.enable_truncation(min(max_length, self.fixed_seq))
             tokenizer.enable_padding(pad_id=tokenizer.padding["pad_id"], length=self.fixed_seq)
 
     @classmethod
