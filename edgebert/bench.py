@@ -69,6 +69,22 @@ def time_interleaved(
     model read ~40% slower than without the reference (INT8 student 6.5 vs 4.1 ms); 0.3 s removed that.
     So each switch pauses `settle_s` and makes one untimed call before timing.
     """
+    return {
+        name: summarise(s)
+        for name, s in interleaved_samples(runners, feeds, warmup, iterations, rounds, settle_s, track).items()
+    }
+
+
+def interleaved_samples(
+    runners: dict[str, Runner],
+    feeds: dict[str, np.ndarray],
+    warmup: int,
+    iterations: int,
+    rounds: int = 10,
+    settle_s: float = 0.3,
+    track=None,
+) -> dict[str, list[float]]:
+    """The per-call latencies (ms) behind `time_interleaved`."""
     for run in runners.values():
         for _ in range(warmup):
             run(feeds)
@@ -85,7 +101,7 @@ def time_interleaved(
                 start = time.perf_counter()
                 run(feeds)
                 samples[name].append((time.perf_counter() - start) * 1000)
-    return {name: summarise(s) for name, s in samples.items()}
+    return samples
 
 
 def throughput(

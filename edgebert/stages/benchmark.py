@@ -1,6 +1,9 @@
-"""Benchmark stage: latency of every model at a fixed batch and sequence length (interleaved, same process),
-real-sentence throughput, file sizes and peak memory, per intra-op thread count. The PyTorch FP32 teacher is
-timed in the same rounds as the reference that speed-ups are ratios to. It judges nothing (gates.py does).
+"""Benchmark stage: latency of every model at a fixed batch and sequence length, real-sentence throughput,
+file sizes and peak memory, per intra-op thread count. Each ONNX model is timed in interleaved rounds beside
+the PyTorch FP32 teacher (the reference speed-ups are ratios to), one model at a time: with every session
+loaded at once, the small INT8 models read slower than alone, unevenly from run to run (measured on the
+quickstart's INT8 student: 8.44 ms in one such run, 4.2-5.0 ms in others; 4.59 ms paired in the next run,
+0.175 of PyTorch where the all-at-once run read 0.252). It judges nothing (gates.py does).
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from pathlib import Path
 
 from edgebert.bench import (
     fixed_input,
+    interleaved_samples,
     onnx_runner,
     peak_rss_mb,
+    summarise,
     throughput,
-    time_interleaved,
     torch_runner,
     torch_threads,
 )
@@ -45,22 +49,33 @@ def run_benchmark(
     real_texts = texts[: cfg.max_sentences]
     reference = _load_pytorch(teacher_dir) if cfg.reference else None
     fixed, real = {}, {}
+    anchor = "teacher-pytorch" if reference is not None else "teacher"
     for threads in cfg.threads:
-        runners = {"teacher-pytorch": torch_runner(reference)} if reference is not None else {}
-        runners |= {name: onnx_runner(make_session(path, threads)) for name, path in models.items()}
-        own = {name: feeds[tokenizer.get(name, teacher_tokenizer)] for name in runners}
-        # each model runs the same sentence in its own token ids (they differ only with a trimmed vocabulary)
-        timed = {name: functools.partial(_fixed, run, own[name]) for name, run in runners.items()}
         with torch_threads(threads):
-            reporter.info(f"  timing {len(runners)} models at {threads} thread(s)")
-            fixed[str(threads)] = time_interleaved(
-                timed, feeds[teacher_tokenizer], cfg.warmup, cfg.iterations, track=reporter.track
-            )
-            if cfg.real_data:
-                real[str(threads)] = {
-                    name: throughput(run, encoders[tokenizer.get(name, teacher_tokenizer)], real_texts)
-                    for name, run in reporter.track(runners.items(), "real sentences", len(runners))
+            if reference is not None:
+                anchor_run = torch_runner(reference)
+            else:
+                anchor_run = onnx_runner(make_session(models["teacher"], threads))
+            anchor_feeds = feeds[teacher_tokenizer]
+            timed, rates, anchor_samples = {}, {}, []
+            others = [n for n in models if n != anchor]
+            reporter.info(f"  timing {len(others)} models against {anchor} at {threads} thread(s)")
+            for name in reporter.track(others, "timing pairs", len(others)):
+                # one model at a time beside the anchor: sessions loaded side by side slow each other unevenly
+                run = onnx_runner(make_session(models[name], threads))
+                pair = {
+                    anchor: functools.partial(_fixed, anchor_run, anchor_feeds),
+                    name: functools.partial(_fixed, run, feeds[tokenizer[name]]),
                 }
+                samples = interleaved_samples(pair, anchor_feeds, cfg.warmup, cfg.iterations)
+                anchor_samples += samples[anchor]
+                timed[name] = summarise(samples[name])
+                if cfg.real_data:
+                    rates[name] = throughput(run, encoders[tokenizer[name]], real_texts)
+                del run, pair
+            fixed[str(threads)] = {anchor: summarise(anchor_samples), **timed}
+            if cfg.real_data:
+                real[str(threads)] = {anchor: throughput(anchor_run, encoders[teacher_tokenizer], real_texts), **rates}
     rss = {
         name: peak_rss_mb(path, tokenizer[name], labels, max_length, texts, cfg.threads[0])
         for name, path in models.items()
