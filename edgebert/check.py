@@ -20,10 +20,10 @@ import numpy as np
 
 from edgebert.budgets import BudgetsError, BudgetsFile
 from edgebert.errors import DataError
+from edgebert.runtime.providers import NAMES as PROVIDERS  # short name -> ORT provider, shared with the runtime
 
 Status = Literal["pass", "fail", "inconclusive"]
 EXIT_CODES = {"pass": 0, "fail": 3, "inconclusive": 5}
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 # Real sentences for the fixed-length latency input when no --data is given (content does not change timing).
 FILLER = [
     "The committee will publish its findings after the review of every submitted report.",
