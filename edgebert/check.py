@@ -227,7 +227,7 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
 def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results, m) -> None:
     import onnxruntime as ort
 
-    from edgebert.bench import fixed_input, onnx_runner, paired_rounds, percentile_with_interval, ratio_with_interval
+    from edgebert.bench import fixed_input, paired_rounds, percentile_with_interval, ratio_with_interval
 
     t, b = budgets.timing, budgets.budgets
     available = ort.get_available_providers()
@@ -253,7 +253,7 @@ def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results
             for name, model in {"candidate": candidate, **compare}.items():
                 clf = _classifier(model, candidate, threads, [PROVIDERS[provider]], t.seq)
                 encode = encode or clf.encode
-                runners[name] = onnx_runner(clf.session)
+                runners[name] = clf.run  # what predict calls: I/O binding on a GPU
             feeds = fixed_input(encode, texts, t.batch, t.seq)
             rounds = paired_rounds(runners, feeds, t.warmup, t.rounds, t.calls, t.settle_ms / 1000)
             where = f"{provider}, {threads} threads"

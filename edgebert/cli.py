@@ -140,11 +140,11 @@ def bench(
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo("provider\tthreads\tbatch\tseq\tp50 ms\tp90 ms\tp99 ms\tused")
+    click.echo("provider\tthreads\tbatch\tseq\tio\tp50 ms\tp90 ms\tp99 ms\tused")
     for r in rows:
         click.echo(
-            f"{r['provider']}\t{r['threads']}\t{r['batch']}\t{r['seq']}\t{r['p50_ms']:.2f}\t{r['p90_ms']:.2f}"
-            f"\t{r['p99_ms']:.2f}\t{r['used']}"
+            f"{r['provider']}\t{r['threads']}\t{r['batch']}\t{r['seq']}\t{r['io']}\t{r['p50_ms']:.2f}"
+            f"\t{r['p90_ms']:.2f}\t{r['p99_ms']:.2f}\t{r['used']}"
         )
 
 

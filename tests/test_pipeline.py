@@ -250,6 +250,41 @@ def test_bench_times_the_dist_through_the_runtime(compressed):
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.output)
     assert row["used"] == "CPUExecutionProvider" and row["seq"] == 64 and 0 < row["p50_ms"] <= row["p99_ms"]
+    assert row["io"] == "host"
+
+
+def test_io_binding_gives_the_same_logits_and_times_the_model_alone(compressed):
+    # on CPU the binding runs on device "cpu": the same calls a CUDA session makes, checked without a GPU
+    from edgebert.runtime.binding import BoundRunner
+
+    folder, _, _ = compressed
+    dist = folder / "runs" / "tiny" / "dist"
+    texts = [s for s, _ in demo_rows("test")][:20]
+    plain = load(dist)
+    bound = load(dist, io_binding=True)
+    assert plain.bound is None and bound.bound is not None
+    assert abs(bound.logits(texts, batch_size=7) - plain.logits(texts, batch_size=7)).max() < 1e-6
+    feeds = plain.encode(texts[:3])
+    runner = BoundRunner(plain.session)
+    call = runner.resident(feeds)
+    for _ in range(2):  # the bound inputs stay valid across calls
+        call()
+    assert abs(runner.run(feeds) - plain.session.run(None, feeds)[0]).max() < 1e-6
+
+
+@pytest.mark.skipif(NO_CUDA, reason="needs onnxruntime-gpu and a CUDA device")
+def test_cuda_session_uses_io_binding_and_bench_times_both_ways(compressed):
+    folder, _, _ = compressed
+    dist = folder / "runs" / "tiny" / "dist"
+    texts = [s for s, _ in demo_rows("test")][:20]
+    gpu = load(dist, providers=["cuda"], strict=True)
+    assert gpu.session.get_providers()[0] == "CUDAExecutionProvider" and gpu.bound is not None
+    assert abs(gpu.logits(texts) - load(dist).logits(texts)).max() < 1e-3
+    args = ["bench", str(dist), "--provider", "cuda", "--threads", "1", "--seq", "64", "--iterations", "20", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["io"] for r in rows] == ["host", "io_binding"] and {r["used"] for r in rows} == {"CUDAExecutionProvider"}
 
 
 def test_graph_optimisation_level_is_a_session_option(compressed):

@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from edgebert.runtime.binding import BoundRunner, device_of
 from edgebert.runtime.errors import DistError
 from edgebert.runtime.providers import choose, used
 
@@ -41,13 +42,15 @@ def load(
     strict: bool = False,
     graph_optimization: str = "all",
     mobile: bool = False,
+    io_binding: bool | None = None,
 ) -> TextClassifier:
     """Load a dist folder; `verify` checks the model file's sha256 against the manifest; `mobile` loads
     model.mobile.onnx (fixed shape, static INT8) instead of model.onnx.
 
     `providers` is a preference list of short names (tensorrt, cuda, coreml, nnapi, xnnpack, cpu); the ones
     this onnxruntime lacks are skipped (an error with `strict`), CPU is the fallback, and `.provider_message`
-    says what was used. `graph_optimization`: all, extended, basic or disabled."""
+    says what was used. `graph_optimization`: all, extended, basic or disabled. `io_binding` (default: on when
+    the session runs on CUDA or TensorRT) keeps outputs in device memory and copies back only the logits."""
     dist = Path(dist)
     manifest_path = dist / MANIFEST
     if not manifest_path.is_file():
@@ -75,14 +78,25 @@ def load(
         threads=threads,
         providers=chosen,
         graph_optimization=graph_optimization,
+        io_binding=io_binding,
     )
     clf.provider_message = used(clf.session, chosen) if len(chosen) > 1 else message
     return clf
 
 
 class TextClassifier:
-    def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer, labels: list[str], max_length: int):
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        tokenizer: Tokenizer,
+        labels: list[str],
+        max_length: int,
+        io_binding: bool | None = None,
+    ):
         self.session = session
+        if io_binding is None:
+            io_binding = device_of(session) == "cuda"
+        self.bound = BoundRunner(session) if io_binding else None
         self.tokenizer = tokenizer
         self.labels = list(labels)
         self.max_length = max_length
@@ -106,6 +120,7 @@ class TextClassifier:
         threads: int | None = None,
         providers: list[str] | None = None,
         graph_optimization: str = "all",
+        io_binding: bool | None = None,
     ) -> TextClassifier:
         if not Path(tokenizer_json).is_file():
             raise DistError(f"tokenizer file {tokenizer_json} is missing")
@@ -114,7 +129,7 @@ class TextClassifier:
         pad_id = tokenizer.token_to_id("[PAD]") if tokenizer.token_to_id("[PAD]") is not None else 0
         tokenizer.enable_padding(pad_id=pad_id)
         session = make_session(model, threads, providers=providers, graph_optimization=graph_optimization)
-        return cls(session, tokenizer, labels, max_length)
+        return cls(session, tokenizer, labels, max_length, io_binding)
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Token ids, attention mask and (if the model takes them) token type ids, padded to the longest text."""
@@ -128,10 +143,14 @@ class TextClassifier:
 
     def logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         batch_size = self.fixed_batch or batch_size
-        out = [
-            self.session.run(None, self.encode(texts[i : i + batch_size]))[0] for i in range(0, len(texts), batch_size)
-        ]
+        out = [self.run(self.encode(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's logits for encoded inputs (extra keys ignored), through I/O binding when it is on."""
+        if self.bound is not None:
+            return self.bound.run(feeds)
+        return self.session.run(None, {name: feeds[name] for name in self.input_names})[0]
 
     def predict(self, texts: list[str] | str, batch_size: int = 32) -> list[Prediction]:
         if isinstance(texts, str):
