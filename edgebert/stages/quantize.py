@@ -179,8 +179,15 @@ def _ort_format(out: Path, inputs: QuantizeInputs) -> dict:
 
     info = to_ort(out / "model.onnx", out)
     texts = inputs.eval_texts[:64]
-    onnx_logits = TextClassifier.from_files(out / "model.onnx", inputs.tokenizer, inputs.labels, 512).logits(texts)
-    ort_logits = TextClassifier.from_files(out / info["file"], inputs.tokenizer, inputs.labels, 512).logits(texts)
+    # Compared at the basic optimisation level, where both run the same operators. At "all", ORT fuses the .onnx's
+    # QDQ pairs into INT8 kernels, and the runtime-style .ort loaded by a full build may not replay the same
+    # fusions: measured 5.0e-2 apart in logits on one SST-2 mobile model (no label changed), 0 at basic.
+    onnx_logits, ort_logits = (
+        TextClassifier.from_files(out / name, inputs.tokenizer, inputs.labels, 512, graph_optimization="basic").logits(
+            texts
+        )
+        for name in ("model.onnx", info["file"])
+    )
     worst = float(np.abs(onnx_logits - ort_logits).max())
     if worst > 1e-4:
         raise StageError(f"{info['file']} differs from model.onnx by {worst:.1e} in logits: an ORT conversion bug")
