@@ -2,8 +2,8 @@
 and thread count, at a fixed batch and sequence length. Needs no torch. A provider this onnxruntime lacks is an
 error naming the build to install, not a silent fallback: a benchmark must time what it says it times.
 
-On a GPU provider each setting is timed two ways, interleaved: `host` (numpy in, numpy out: session.run copies the
-inputs to the device and the outputs back each call, what `predict` pays) and `io_binding` (inputs placed on the
+On a GPU provider each setting is timed two ways, interleaved: `host` (numpy in, numpy out through session.run,
+which copies the inputs to the device and the outputs back each call) and `io_binding` (inputs placed on the
 device once, outputs left there: the model alone). CPU settings are timed `host` only; there is nothing to copy.
 """
 

@@ -24,7 +24,7 @@ CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 def device_of(session: ort.InferenceSession) -> str:
-    """ "cuda" when the session's first provider runs on a CUDA device, else "cpu"."""
+    """The device the session's first provider runs on: cuda (CUDA or TensorRT) or cpu."""
     return "cuda" if session.get_providers()[0] in CUDA_PROVIDERS else "cpu"
 
 
@@ -55,10 +55,15 @@ class BoundRunner:
         """A call that runs the model on inputs already on the device (copied once, here) and leaves the outputs
         there: what a benchmark of the model itself should time. ORT's run returns when the device is done."""
         binding = self.session.io_binding()
-        self._keep = []  # the device copies must outlive the binding
-        for name in self.input_names:
-            value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(feeds[name]), self.device, self.device_id)
-            self._keep.append(value)
+        values = [
+            ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(feeds[name]), self.device, self.device_id)
+            for name in self.input_names
+        ]
+        for name, value in zip(self.input_names, values, strict=True):
             binding.bind_ortvalue_input(name, value)
         self._bind_outputs(binding)
-        return lambda: self.session.run_with_iobinding(binding)
+
+        def call(values: list = values) -> None:  # holds the device copies for as long as the call lives
+            self.session.run_with_iobinding(binding)
+
+        return call
