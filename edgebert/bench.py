@@ -59,7 +59,6 @@ def time_interleaved(
     iterations: int,
     rounds: int = 10,
     settle_s: float = 0.3,
-    track=None,
 ) -> dict[str, dict]:
     """Per-call latencies of each runner, `iterations` calls each, spread over `rounds` interleaved rounds.
 
@@ -71,7 +70,7 @@ def time_interleaved(
     """
     return {
         name: summarise(s)
-        for name, s in interleaved_samples(runners, feeds, warmup, iterations, rounds, settle_s, track).items()
+        for name, s in interleaved_samples(runners, feeds, warmup, iterations, rounds, settle_s).items()
     }
 
 
@@ -82,26 +81,10 @@ def interleaved_samples(
     iterations: int,
     rounds: int = 10,
     settle_s: float = 0.3,
-    track=None,
 ) -> dict[str, list[float]]:
-    """The per-call latencies (ms) behind `time_interleaved`."""
-    for run in runners.values():
-        for _ in range(warmup):
-            run(feeds)
-    samples: dict[str, list[float]] = {name: [] for name in runners}
-    per_round = max(1, iterations // rounds)
-    round_iter = range(rounds) if track is None else track(range(rounds), "timing rounds", rounds)
-    for r in round_iter:
-        names = list(runners) if r % 2 == 0 else list(reversed(runners))
-        for name in names:
-            run = runners[name]
-            time.sleep(settle_s)
-            run(feeds)
-            for _ in range(per_round):
-                start = time.perf_counter()
-                run(feeds)
-                samples[name].append((time.perf_counter() - start) * 1000)
-    return samples
+    """The per-call latencies (ms) behind `time_interleaved`: `paired_rounds`, `iterations` calls in all, flattened."""
+    by_round = paired_rounds(runners, feeds, warmup, rounds, max(1, iterations // rounds), settle_s)
+    return {name: [ms for calls in per_round for ms in calls] for name, per_round in by_round.items()}
 
 
 def throughput(
