@@ -68,23 +68,8 @@ def time_interleaved(
     model read ~40% slower than without the reference (INT8 student 6.5 vs 4.1 ms); 0.3 s removed that.
     So each switch pauses `settle_s` and makes one untimed call before timing.
     """
-    return {
-        name: summarise(s)
-        for name, s in interleaved_samples(runners, feeds, warmup, iterations, rounds, settle_s).items()
-    }
-
-
-def interleaved_samples(
-    runners: dict[str, Runner],
-    feeds: dict[str, np.ndarray],
-    warmup: int,
-    iterations: int,
-    rounds: int = 10,
-    settle_s: float = 0.3,
-) -> dict[str, list[float]]:
-    """The per-call latencies (ms) behind `time_interleaved`: `paired_rounds`, `iterations` calls in all, flattened."""
     by_round = paired_rounds(runners, feeds, warmup, rounds, max(1, iterations // rounds), settle_s)
-    return {name: [ms for calls in per_round for ms in calls] for name, per_round in by_round.items()}
+    return {name: summarise([ms for calls in per_round for ms in calls]) for name, per_round in by_round.items()}
 
 
 def throughput(

@@ -227,6 +227,7 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
 def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results, m) -> None:
     import onnxruntime as ort
 
+    from edgebert import machine
     from edgebert.bench import fixed_input, paired_rounds, percentile_with_interval, ratio_with_interval
 
     t, b = budgets.timing, budgets.budgets
@@ -246,7 +247,14 @@ def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results
         from edgebert.data import read_labelled
 
         texts = read_labelled(data, text, label)[0][:200]
-    m["latency"] = {"batch": t.batch, "seq": t.seq, "rounds": t.rounds, "calls_per_round": t.calls, "runs": {}}
+    m["latency"] = {
+        "host": machine.describe(),
+        "batch": t.batch,
+        "seq": t.seq,
+        "rounds": t.rounds,
+        "calls_per_round": t.calls,
+        "runs": {},
+    }
     for provider in t.providers:
         for threads in t.threads:
             runners, encode = {}, None

@@ -10,6 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from edgebert import machine
 from edgebert.check import CheckReport, Result
 
 ICON = {"pass": "✅ pass", "fail": "❌ FAIL", "inconclusive": "⚠️ inconclusive"}
@@ -57,7 +58,8 @@ def to_markdown(report: CheckReport) -> str:
     ]
     latency = report.measurements.get("latency", {}).get("runs", {})
     if latency:
-        lines += ["", "p50 ms [interval] per model:", ""]
+        host = machine.summary(report.measurements["latency"]["host"])
+        lines += ["", f"p50 ms [interval] per model, on {host}:", ""]
         for where, run in latency.items():
             cells = ", ".join(f"{k} {v['ms']:g} [{v['low']:g}, {v['high']:g}]" for k, v in run.items() if "ms" in v)
             lines.append(f"- {where}: {cells}")

@@ -61,7 +61,8 @@ def main() -> None:
 def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, runs_dir: Path, dry_run: bool) -> None:
     """Run RECIPE: teacher, distill, prune, export, quantize, evaluate, benchmark, package, report, gates.
 
-    Finished stages are kept and skipped on a re-run. Exits 3 when a gate fails, after writing everything.
+    Finished stages are kept and skipped on a re-run. Exits 3 when a gate fails, 5 when none fails but a latency
+    gate is inconclusive (its interval straddles the bound), after writing everything.
     """
     from edgebert.recipe import load_recipe, recipe_to_yaml
 
@@ -74,13 +75,17 @@ def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, r
 
     reporter = RichReporter()
     outcome = run_compress(resolved, runs_dir, reporter, from_stage)
+    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for verdict in outcome.verdicts:
-        click.secho(verdict.line(), fg="green" if verdict.passed else "red", err=True)
+        click.secho(verdict.line(), fg=colour[verdict.status], err=True)
     click.echo(f"dist:   {outcome.dist}\nreport: {outcome.report}", err=True)
-    if not outcome.passed:
-        failed = ", ".join(v.gate for v in outcome.verdicts if not v.passed)
-        click.secho(f"error: gate failed: {failed} (everything above was written)", fg="red", err=True)
-        sys.exit(3)
+    for status in ("fail", "inconclusive"):
+        gates = ", ".join(v.gate for v in outcome.verdicts if v.status == status)
+        if gates:
+            word = "failed" if status == "fail" else "inconclusive"
+            click.secho(f"error: gate {word}: {gates} (everything above was written)", fg=colour[status], err=True)
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)
 
 
 @main.command()

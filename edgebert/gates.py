@@ -1,33 +1,60 @@
-"""Budgets -> verdicts. A failed gate is a failure (exit code 3 from the CLI), never a warning.
+"""Budgets -> verdicts. A failed gate is a failure (exit code 3 from the CLI), never a warning. A latency
+ratio whose 95% interval straddles its bound is inconclusive (exit code 5, as for `edgebert check`): on a
+shared machine the same dist has read both sides of a bound in consecutive runs, and a verdict the
+measurement cannot support would be a coin toss.
 
 Inputs are the evaluate and benchmark summaries the pipeline recorded; nothing is measured here.
 
     >>> check_gates(GatesConfig(size=SizeGate(max_mb=8)), metrics, timings, sizes)
-    [Verdict(gate='size', passed=False, measured=17.4, bound=8.0, unit='MB', detail='student INT8 file')]
+    [Verdict(gate='size', status='fail', measured=17.4, bound=8.0, unit='MB', detail='student INT8 file')]
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 from edgebert.recipe import GatesConfig
+
+Status = Literal["pass", "fail", "inconclusive"]
+EXIT_CODES = {"pass": 0, "fail": 3, "inconclusive": 5}
+WORDS = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
 
 
 @dataclass(frozen=True)
 class Verdict:
     gate: str
-    passed: bool
+    status: Status
     measured: float
     bound: float
     unit: str
     detail: str
+    low: float | None = None  # the measurement's 95% interval, where it has one
+    high: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
 
     def line(self) -> str:
-        word = "pass" if self.passed else "FAIL"
-        return f"{word}  {self.gate}: {self.measured:g} {self.unit} (bound {self.bound:g} {self.unit}; {self.detail})"
+        interval = f" [95% {self.low:g}-{self.high:g}]" if self.low is not None else ""
+        return (
+            f"{WORDS[self.status]}  {self.gate}: {self.measured:g}{interval} {self.unit} "
+            f"(bound {self.bound:g} {self.unit}; {self.detail})"
+        )
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"passed": self.passed}
+
+
+def exit_code(verdicts: list[Verdict]) -> int:
+    """3 if any gate failed, else 5 if any is inconclusive, else 0."""
+    states = {v.status for v in verdicts}
+    return EXIT_CODES["fail" if "fail" in states else "inconclusive" if "inconclusive" in states else "pass"]
+
+
+def _ok(passed: bool) -> Status:
+    return "pass" if passed else "fail"
 
 
 def check_gates(
@@ -44,7 +71,7 @@ def check_gates(
         verdicts.append(
             Verdict(
                 "accuracy",
-                drop <= gates.accuracy.max_drop * 100,
+                _ok(drop <= gates.accuracy.max_drop * 100),
                 drop,
                 gates.accuracy.max_drop * 100,
                 "points drop",
@@ -57,24 +84,15 @@ def check_gates(
         setting = f"batch {benchmark['batch']}, seq {benchmark['seq']}, {lat.threads} threads"
         if lat.p90_ms is not None:
             p90 = row[shipped]["p90_ms"]
-            verdicts.append(Verdict("latency", p90 <= lat.p90_ms, p90, lat.p90_ms, "ms p90", f"{shipped}, {setting}"))
+            ok = _ok(p90 <= lat.p90_ms)
+            verdicts.append(Verdict("latency", ok, p90, lat.p90_ms, "ms p90", f"{shipped}, {setting}"))
         if lat.max_ratio is not None:
-            ratio = round(row[shipped]["p50_ms"] / row["teacher-pytorch"]["p50_ms"], 4)
-            verdicts.append(
-                Verdict(
-                    "latency-ratio",
-                    ratio <= lat.max_ratio,
-                    ratio,
-                    lat.max_ratio,
-                    "x teacher",
-                    f"p50 of {shipped} / PyTorch FP32 teacher in the same run, {setting}",
-                )
-            )
+            verdicts.append(_latency_ratio(benchmark, row, shipped, lat.max_ratio, setting))
     if gates.size is not None:
         verdicts.append(
             Verdict(
                 "size",
-                shipped_mb <= gates.size.max_mb,
+                _ok(shipped_mb <= gates.size.max_mb),
                 round(shipped_mb, 2),
                 gates.size.max_mb,
                 "MB",
@@ -87,7 +105,7 @@ def check_gates(
         verdicts.append(
             Verdict(
                 "mobile",
-                r["supported_share"] >= g.min_share and r["partitions"] <= g.max_partitions,
+                _ok(r["supported_share"] >= g.min_share and r["partitions"] <= g.max_partitions),
                 round(r["supported_share"] * 100, 1),
                 g.min_share * 100,
                 f"% of nodes on {g.ep}",
@@ -96,3 +114,25 @@ def check_gates(
             )
         )
     return verdicts
+
+
+def _latency_ratio(benchmark: dict, row: dict, shipped: str, bound: float, setting: str) -> Verdict:
+    """The shipped model's p50 over the PyTorch teacher's: paired within each round when the benchmark recorded
+    that against PyTorch (with its interval), else the ratio of the two p50s (runs recorded before)."""
+    paired = row[shipped].get("x_anchor") if benchmark.get("anchor") == "teacher-pytorch" else None
+    if paired:
+        ratio, low, high = paired["ratio"], paired["low"], paired["high"]
+        status: Status = "pass" if high <= bound else "fail" if low > bound else "inconclusive"
+        how = "paired per round, geometric mean"
+    else:
+        ratio, low, high = round(row[shipped]["p50_ms"] / row["teacher-pytorch"]["p50_ms"], 4), None, None
+        status, how = _ok(ratio <= bound), "ratio of p50s in the same run"
+    detail = f"{shipped} / PyTorch FP32 teacher, {how}, {setting}"
+    if status == "inconclusive":
+        detail += "; the interval straddles the bound: re-time with --from benchmark, or raise benchmark.iterations"
+    if status != "pass" and (benchmark.get("host") or {}).get("int8_dot") == []:
+        detail += (
+            "; this CPU has no INT8 dot-product instructions (VNNI), so INT8 gains little over FP32 here: "
+            "gate on the CPU you deploy to, or try quantize.mode: auto"
+        )
+    return Verdict("latency-ratio", status, ratio, bound, "x teacher", detail, low, high)

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgebert import machine
 from edgebert.data import Dataset, fingerprint, load_data
 from edgebert.errors import RecipeError
 from edgebert.evaluate import gate_resolution_warning
-from edgebert.gates import Verdict, check_gates
+from edgebert.gates import Verdict, check_gates, exit_code
 from edgebert.recipe import STAGES, Recipe, recipe_to_yaml
 from edgebert.reporting import Reporter
 from edgebert.runs import Run, stage_key
@@ -37,8 +37,8 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def passed(self) -> bool:
-        return all(v.passed for v in self.verdicts)
+    def exit_code(self) -> int:
+        return exit_code(self.verdicts)
 
 
 @dataclass
@@ -260,7 +260,7 @@ def compress(
             out,
             {
                 "name": recipe.name,
-                "machine": _machine(),
+                "machine": _machine(timings),
                 "threads": threads,
                 "models": model_rows(evaluation, timings, params, threads),
                 "evaluation": evaluation,
@@ -434,7 +434,7 @@ def _manifest(
             "batch": timings["batch"],
             "seq": timings["seq"],
             **timings["fixed"][str(threads)][shipped],
-            "machine": _machine(),
+            "machine": _machine(timings),
         },
         "recipe_sha256": hashlib.sha256(recipe_to_yaml(recipe).encode()).hexdigest(),
         "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
@@ -468,18 +468,9 @@ def _note(stage: str, run: Run) -> str:
     }.get(stage, lambda: "")()
 
 
-def _machine() -> str:
-    import os
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
+def _machine(timings: dict) -> str:
+    """The CPU the timings were taken on (recorded by the benchmark stage; this one for older runs)."""
+    return machine.summary(timings.get("host") or machine.describe())
 
 
 def _duration(seconds: float) -> str:

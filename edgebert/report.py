@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgebert.runs import write_json
 
+_GATE_WORDS = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "**INCONCLUSIVE**"}
 COLUMNS = (
     "model",
     "parameters",
@@ -25,6 +26,7 @@ COLUMNS = (
 def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int) -> list[dict]:
     fixed = benchmark["fixed"][str(threads)]
     reference = fixed.get("teacher-pytorch", {}).get("p50_ms")
+    paired = benchmark.get("anchor") == "teacher-pytorch"  # x_anchor: the ratio to PyTorch within each round
     rows = []
     for name in fixed:
         measured = evaluation["models"].get(name, {})
@@ -38,12 +40,18 @@ def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int) ->
                 "macro_f1": f1,
                 "p50_ms": fixed[name]["p50_ms"],
                 "p90_ms": fixed[name]["p90_ms"],
-                "speedup_vs_pytorch": round(reference / fixed[name]["p50_ms"], 2) if reference else None,
+                "speedup_vs_pytorch": _speedup(fixed[name], reference, paired),
                 "sentences_per_s": benchmark.get("real", {}).get(str(threads), {}).get(name),
                 "peak_rss_mb": benchmark.get("peak_rss_mb", {}).get(name),
             }
         )
     return rows
+
+
+def _speedup(timed: dict, reference: float | None, paired: bool) -> float | None:
+    if paired and "x_anchor" in timed:
+        return round(1 / timed["x_anchor"]["ratio"], 2)
+    return round(reference / timed["p50_ms"], 2) if reference else None
 
 
 def _cell(value, fmt="{}") -> str:
@@ -58,12 +66,15 @@ def _acc(metric: dict | None) -> str:
 
 def render_markdown(report: dict) -> str:
     b = report["benchmark"]
+    paired = b.get("anchor") == "teacher-pytorch"
     lines = [
         f"# edgebert report: {report['name']}",
         "",
         f"Test split: {report['evaluation']['n']} examples. Latency: batch {b['batch']}, seq {b['seq']}, "
         f"{report['threads']} intra-op threads, {b['iterations']} calls per model in interleaved rounds, "
-        f"same process. Machine: {report['machine']}.",
+        f"same process"
+        + (", each beside the PyTorch teacher; x faster is their ratio within each round" if paired else "")
+        + f". Machine: {report['machine']}.",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -107,8 +118,9 @@ def render_markdown(report: dict) -> str:
         lines.append(f"| {stage} | {s.get('seconds', '—')} | {s.get('note', '')} |")
     if report["gates"]:
         lines += ["", "## Gates", ""] + [
-            f"- {'pass' if v['passed'] else '**FAIL**'} {v['gate']}: {v['measured']:g} "
-            f"{v['unit']} (bound {v['bound']:g}; {v['detail']})"
+            f"- {_GATE_WORDS[v.get('status', 'pass' if v['passed'] else 'fail')]} {v['gate']}: {v['measured']:g}"
+            + (f" [95% {v['low']:g}-{v['high']:g}]" if v.get("low") is not None else "")
+            + f" {v['unit']} (bound {v['bound']:g}; {v['detail']})"
             for v in report["gates"]
         ]
     if report["warnings"]:

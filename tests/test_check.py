@@ -71,6 +71,8 @@ def test_pass_and_fail_with_json_junit_and_markdown(dists, tmp_path, monkeypatch
     suite = next(iter(JUnitXml.fromfile(str(tmp_path / "j.xml"))))
     assert suite.tests == 6 and suite.failures == 0
     assert "✅ pass" in (tmp_path / "m.md").read_text() and "edgebert check" in summary.read_text()
+    host = report["measurements"]["latency"]["host"]  # latency depends on the CPU: the report names it
+    assert f"on {host['cpu']}, {host['cores']} cores, INT8 dot product: " in (tmp_path / "m.md").read_text()
 
     failing = _budgets(tmp_path, "budgets:\n  size: 0.01 MB\n  accuracy: 100%\n  fusions: {Attention: 5}\n")
     out = _check(dist, failing, "--junit", str(tmp_path / "f.xml"))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from edgebert.evaluate import accuracy_with_ci, gate_resolution_warning, macro_f1, macro_f1_with_ci, wilson
-from edgebert.gates import check_gates
+from edgebert.gates import check_gates, exit_code
 from edgebert.recipe import GatesConfig
 
 
@@ -49,3 +49,50 @@ def test_gates_pass_and_fail_with_measured_values():
     assert not bad["accuracy"].passed and bad["accuracy"].measured == pytest.approx(3.0)
     assert not bad["latency"].passed and not bad["latency-ratio"].passed and not bad["size"].passed
     assert "FAIL  size: 21 MB (bound 20 MB" in bad["size"].line()
+
+
+def test_latency_ratio_is_paired_within_rounds_and_inconclusive_when_its_interval_straddles_the_bound():
+    """The gate reads the per-round ratio the benchmark recorded, not the ratio of two pooled p50s; an interval
+    across the bound is inconclusive (exit 5), and a failure on a CPU without INT8 dot-product instructions
+    says so."""
+    gates = GatesConfig(latency={"threads": 2, "max_ratio": 0.125})
+    evaluation, timings = _measured(student_p50=3.0)  # pooled p50s: 3.0 / 20.0 = 0.15, a FAIL
+    timings |= {"anchor": "teacher-pytorch", "host": {"cpu": "x", "cores": 2, "int8_dot": ["avx512_vnni"]}}
+    row = timings["fixed"]["2"]["student-int8"]
+
+    def verdict(ratio, low, high):
+        row["x_anchor"] = {"ratio": ratio, "low": low, "high": high}
+        (v,) = check_gates(gates, evaluation, timings, shipped_mb=1)
+        return v
+
+    paired = verdict(0.11, 0.1, 0.12)
+    assert paired.passed and paired.measured == 0.11 and "paired per round" in paired.detail
+    assert "[95% 0.1-0.12]" in paired.line() and exit_code([paired]) == 0
+    slow = verdict(0.2, 0.18, 0.22)
+    assert slow.status == "fail" and "VNNI" not in slow.detail and exit_code([paired, slow]) == 3
+    unsure = verdict(0.13, 0.11, 0.15)
+    assert unsure.status == "inconclusive" and not unsure.passed and "--from benchmark" in unsure.detail
+    assert unsure.line().startswith("INCONCLUSIVE") and exit_code([paired, unsure]) == 5
+    assert exit_code([slow, unsure]) == 3
+    timings["host"]["int8_dot"] = []
+    no_vnni = verdict(0.2, 0.18, 0.22)
+    assert no_vnni.status == "fail" and "no INT8 dot-product instructions (VNNI)" in no_vnni.detail
+    del timings["anchor"]  # a run recorded before paired ratios: the two p50s, no interval
+    (old,) = check_gates(gates, evaluation, timings, shipped_mb=1)
+    assert old.status == "fail" and old.measured == 0.15 and old.low is None
+
+
+def test_host_description_reads_the_cpu_flags(monkeypatch):
+    import sys
+
+    from edgebert import machine
+
+    host = machine.describe()
+    assert host["cores"] >= 1 and host["cpu"]
+    if sys.platform == "linux":  # /proc/cpuinfo has a flags line: the answer is a list, [] when none is there
+        assert isinstance(host["int8_dot"], list)
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: {"model name": "Some CPU", "flags": "fpu avx2 avx512_vnni"})
+    assert machine.summary(machine.describe()).endswith("INT8 dot product: avx512_vnni")
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: {"model name": "Old CPU", "flags": "fpu avx2"})
+    assert machine.describe()["int8_dot"] == [] and machine.summary(machine.describe()).startswith("Old CPU, ")
+    assert machine.summary(machine.describe()).endswith("INT8 dot product: none")

@@ -28,7 +28,7 @@ def test_quickstart_recipe_end_to_end(minilm, tmp_path):
         main, ["compress", str(ROOT / "recipes" / "quickstart.yaml"), "--runs-dir", str(tmp_path)]
     )
     run = tmp_path / "quickstart"
-    assert result.exit_code in (0, 3), result.output  # 3 only if a gate failed; checked below, figure by figure
+    assert result.exit_code in (0, 3, 5), result.output  # 3 a gate failed, 5 one inconclusive; checked below
     teacher = json.loads((run / "teacher" / "stage.json").read_text())["summary"]
     distill = json.loads((run / "distill" / "stage.json").read_text())["summary"]
     evaluation = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]
@@ -39,9 +39,18 @@ def test_quickstart_recipe_end_to_end(minilm, tmp_path):
     assert models["teacher"]["accuracy"]["value"] == models["teacher-pytorch"]["accuracy"]["value"]
     assert models["student-int8"]["accuracy"]["value"] >= 0.7
     fixed = timings["fixed"]["2"]
-    assert fixed["student-int8"]["p50_ms"] < fixed["student"]["p50_ms"] < fixed["teacher"]["p50_ms"]
+    assert fixed["student"]["p50_ms"] < fixed["teacher"]["p50_ms"]  # 3 layers vs 6, both FP32 ONNX
+    if timings["host"]["int8_dot"]:  # without VNNI (or Arm's dot product) INT8 may gain nothing over FP32
+        assert fixed["student-int8"]["p50_ms"] < fixed["student"]["p50_ms"]
     assert timings["file_mb"]["student-int8"] < timings["file_mb"]["teacher"] / 4
     clf = load(run / "dist")
     preds = clf.predict(["An absolute delight, I loved it.", "Broken on arrival and support never replied."])
     assert [p.label for p in preds] == ["positive", "negative"]
-    assert result.exit_code == 0, result.output
+    # The gates' verdicts and the exit code agree. Latency depends on the CPU (check_gates is tested on fixed
+    # figures), so here the gate must read the paired ratio the benchmark recorded, below 0.6 of PyTorch: the
+    # FP32 student alone read 0.33 on both CPUs measured (one with VNNI, one without).
+    gates = {v["gate"]: v for v in json.loads((run / "report" / "report.json").read_text())["gates"]}
+    assert gates["accuracy"]["passed"] and gates["size"]["passed"], result.output
+    assert gates["latency-ratio"]["measured"] == fixed["student-int8"]["x_anchor"]["ratio"] < 0.6, result.output
+    states = {v["status"] for v in gates.values()}
+    assert result.exit_code == (3 if "fail" in states else 5 if "inconclusive" in states else 0), result.output

@@ -3,7 +3,10 @@ file sizes and peak memory, per intra-op thread count. Each ONNX model is timed 
 the PyTorch FP32 teacher (the reference speed-ups are ratios to), one model at a time: with every session
 loaded at once, the small INT8 models read slower than alone, unevenly from run to run (measured on the
 quickstart's INT8 student: 8.44 ms in one such run, 4.2-5.0 ms in others; 4.59 ms paired in the next run,
-0.175 of PyTorch where the all-at-once run read 0.252). It judges nothing (gates.py does).
+0.175 of PyTorch where the all-at-once run read 0.252). Each model's speed relative to the anchor is the ratio
+within each round (`x_anchor`, with a bootstrap interval), so a slow spell during one pair moves both sides of
+it; its p50 is pooled over the rounds. The host CPU is recorded with the timings. It judges nothing (gates.py
+does).
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from edgebert import machine
 from edgebert.bench import (
     fixed_input,
-    interleaved_samples,
     onnx_runner,
+    paired_rounds,
     peak_rss_mb,
+    ratio_with_interval,
     summarise,
     throughput,
     torch_runner,
@@ -24,6 +29,9 @@ from edgebert.bench import (
 from edgebert.recipe import BenchmarkConfig
 from edgebert.reporting import Reporter
 from edgebert.runtime import TextClassifier, make_session
+
+ROUNDS = 10  # interleaved rounds per pair; the iterations are spread over them
+SETTLE_S = 0.3  # pause at each switch: torch's spinning workers slow the next model (bench.time_interleaved)
 
 
 def run_benchmark(
@@ -67,9 +75,12 @@ def run_benchmark(
                     anchor: functools.partial(_fixed, anchor_run, anchor_feeds),
                     name: functools.partial(_fixed, run, feeds[tokenizer[name]]),
                 }
-                samples = interleaved_samples(pair, anchor_feeds, cfg.warmup, cfg.iterations)
-                anchor_samples += samples[anchor]
-                timed[name] = summarise(samples[name])
+                calls = max(1, cfg.iterations // ROUNDS)
+                rounds = paired_rounds(pair, anchor_feeds, cfg.warmup, ROUNDS, calls, SETTLE_S)
+                anchor_samples += _flat(rounds[anchor])
+                timed[name] = summarise(_flat(rounds[name])) | {
+                    "x_anchor": ratio_with_interval(rounds[name], rounds[anchor], 0.95)
+                }
                 if cfg.real_data:
                     rates[name] = throughput(run, encoders[tokenizer[name]], real_texts)
                 del run, pair
@@ -81,6 +92,8 @@ def run_benchmark(
         for name, path in models.items()
     }
     return {
+        "host": machine.describe(),
+        "anchor": anchor,
         "batch": cfg.batch,
         "seq": cfg.seq,
         "iterations": cfg.iterations,
@@ -91,6 +104,10 @@ def run_benchmark(
         "peak_rss_mb": rss,
         "file_mb": {name: round(p.stat().st_size / 1e6, 2) for name, p in models.items()},
     }
+
+
+def _flat(rounds: list[list[float]]) -> list[float]:
+    return [ms for calls in rounds for ms in calls]
 
 
 def _load_pytorch(model_dir: Path):
