@@ -14,16 +14,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from edgebert.budgets import BudgetsError, BudgetsFile
 from edgebert.errors import DataError
+from edgebert.gates import EXIT_CODES, Status  # one meaning for pass/fail/inconclusive and their exit codes
 from edgebert.runtime.providers import NAMES as PROVIDERS  # short name -> ORT provider, shared with the runtime
 
-Status = Literal["pass", "fail", "inconclusive"]
-EXIT_CODES = {"pass": 0, "fail": 3, "inconclusive": 5}
 # Real sentences for the fixed-length latency input when no --data is given (content does not change timing).
 FILLER = [
     "The committee will publish its findings after the review of every submitted report.",

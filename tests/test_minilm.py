@@ -39,9 +39,9 @@ def test_quickstart_recipe_end_to_end(minilm, tmp_path):
     assert models["teacher"]["accuracy"]["value"] == models["teacher-pytorch"]["accuracy"]["value"]
     assert models["student-int8"]["accuracy"]["value"] >= 0.7
     fixed = timings["fixed"]["2"]
-    assert fixed["student"]["p50_ms"] < fixed["teacher"]["p50_ms"]  # 3 layers vs 6, both FP32 ONNX
-    if timings["host"]["int8_dot"]:  # without VNNI (or Arm's dot product) INT8 may gain nothing over FP32
-        assert fixed["student-int8"]["p50_ms"] < fixed["student"]["p50_ms"]
+    # 3 layers vs 6, both FP32 ONNX. INT8 vs FP32 is left to the gate: it depends on the CPU (VNNI) and on how
+    # busy a shared host's second core is (the SST-2 INT8 student read 2.66 and 5.86 ms on 2 threads, an hour apart)
+    assert fixed["student"]["p50_ms"] < fixed["teacher"]["p50_ms"]
     assert timings["file_mb"]["student-int8"] < timings["file_mb"]["teacher"] / 4
     clf = load(run / "dist")
     preds = clf.predict(["An absolute delight, I loved it.", "Broken on arrival and support never replied."])
