@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 Runner = Callable[[dict[str, np.ndarray]], object]
+SETTLE_S = 0.3  # pause at each switch between models (why: time_interleaved)
 
 
 def fixed_input(
@@ -58,7 +59,7 @@ def time_interleaved(
     warmup: int,
     iterations: int,
     rounds: int = 10,
-    settle_s: float = 0.3,
+    settle_s: float = SETTLE_S,
 ) -> dict[str, dict]:
     """Per-call latencies of each runner, `iterations` calls each, spread over `rounds` interleaved rounds.
 
@@ -69,7 +70,12 @@ def time_interleaved(
     So each switch pauses `settle_s` and makes one untimed call before timing.
     """
     by_round = paired_rounds(runners, feeds, warmup, rounds, max(1, iterations // rounds), settle_s)
-    return {name: summarise([ms for calls in per_round for ms in calls]) for name, per_round in by_round.items()}
+    return {name: summarise(flat(per_round)) for name, per_round in by_round.items()}
+
+
+def flat(rounds: list[list[float]]) -> list[float]:
+    """paired_rounds' per-round samples of one model as one list."""
+    return [ms for calls in rounds for ms in calls]
 
 
 def throughput(

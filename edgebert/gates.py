@@ -116,17 +116,25 @@ def check_gates(
     return verdicts
 
 
-def _latency_ratio(benchmark: dict, row: dict, shipped: str, bound: float, setting: str) -> Verdict:
-    """The shipped model's p50 over the PyTorch teacher's: paired within each round when the benchmark recorded
-    that against PyTorch (with its interval), else the ratio of the two p50s (runs recorded before)."""
-    paired = row[shipped].get("x_anchor") if benchmark.get("anchor") == "teacher-pytorch" else None
+def ratio_to_pytorch(benchmark: dict, row: dict, name: str) -> dict | None:
+    """`name`'s p50 over the PyTorch teacher's in one thread count's `row`: {"ratio", "low", "high"}, paired within
+    each round when the benchmark recorded that against PyTorch, else the two p50s' ratio with no interval (runs
+    recorded before pairing). None without a PyTorch row."""
+    if "teacher-pytorch" not in row:
+        return None
+    paired = row[name].get("x_anchor") if benchmark.get("anchor") == "teacher-pytorch" else None
     if paired:
-        ratio, low, high = paired["ratio"], paired["low"], paired["high"]
-        status: Status = "pass" if high <= bound else "fail" if low > bound else "inconclusive"
+        return paired
+    return {"ratio": round(row[name]["p50_ms"] / row["teacher-pytorch"]["p50_ms"], 4), "low": None, "high": None}
+
+
+def _latency_ratio(benchmark: dict, row: dict, shipped: str, bound: float, setting: str) -> Verdict:
+    r = ratio_to_pytorch(benchmark, row, shipped)
+    if r["low"] is not None:
+        status: Status = "pass" if r["high"] <= bound else "fail" if r["low"] > bound else "inconclusive"
         how = "paired per round, geometric mean"
     else:
-        ratio, low, high = round(row[shipped]["p50_ms"] / row["teacher-pytorch"]["p50_ms"], 4), None, None
-        status, how = _ok(ratio <= bound), "ratio of p50s in the same run"
+        status, how = _ok(r["ratio"] <= bound), "ratio of p50s in the same run"
     detail = f"{shipped} / PyTorch FP32 teacher, {how}, {setting}"
     if status == "inconclusive":
         detail += "; the interval straddles the bound: re-time with --from benchmark, or raise benchmark.iterations"
@@ -135,4 +143,4 @@ def _latency_ratio(benchmark: dict, row: dict, shipped: str, bound: float, setti
             "; this CPU has no INT8 dot-product instructions (VNNI), so INT8 gains little over FP32 here: "
             "gate on the CPU you deploy to, or try quantize.mode: auto"
         )
-    return Verdict("latency-ratio", status, ratio, bound, "x teacher", detail, low, high)
+    return Verdict("latency-ratio", status, r["ratio"], bound, "x teacher", detail, r["low"], r["high"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgebert.gates import ratio_to_pytorch
 from edgebert.runs import write_json
 
 _GATE_WORDS = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "**INCONCLUSIVE**"}
@@ -25,8 +26,6 @@ COLUMNS = (
 
 def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int) -> list[dict]:
     fixed = benchmark["fixed"][str(threads)]
-    reference = fixed.get("teacher-pytorch", {}).get("p50_ms")
-    paired = benchmark.get("anchor") == "teacher-pytorch"  # x_anchor: the ratio to PyTorch within each round
     rows = []
     for name in fixed:
         measured = evaluation["models"].get(name, {})
@@ -40,7 +39,7 @@ def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int) ->
                 "macro_f1": f1,
                 "p50_ms": fixed[name]["p50_ms"],
                 "p90_ms": fixed[name]["p90_ms"],
-                "speedup_vs_pytorch": _speedup(fixed[name], reference, paired),
+                "speedup_vs_pytorch": _speedup(benchmark, fixed, name),
                 "sentences_per_s": benchmark.get("real", {}).get(str(threads), {}).get(name),
                 "peak_rss_mb": benchmark.get("peak_rss_mb", {}).get(name),
             }
@@ -48,10 +47,9 @@ def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int) ->
     return rows
 
 
-def _speedup(timed: dict, reference: float | None, paired: bool) -> float | None:
-    if paired and "x_anchor" in timed:
-        return round(1 / timed["x_anchor"]["ratio"], 2)
-    return round(reference / timed["p50_ms"], 2) if reference else None
+def _speedup(benchmark: dict, row: dict, name: str) -> float | None:
+    r = ratio_to_pytorch(benchmark, row, name)  # the gate's figure, inverted
+    return round(1 / r["ratio"], 2) if r else None
 
 
 def _cell(value, fmt="{}") -> str:

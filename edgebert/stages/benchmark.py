@@ -16,7 +16,9 @@ from pathlib import Path
 
 from edgebert import machine
 from edgebert.bench import (
+    SETTLE_S,
     fixed_input,
+    flat,
     onnx_runner,
     paired_rounds,
     peak_rss_mb,
@@ -31,7 +33,6 @@ from edgebert.reporting import Reporter
 from edgebert.runtime import TextClassifier, make_session
 
 ROUNDS = 10  # interleaved rounds per pair; the iterations are spread over them
-SETTLE_S = 0.3  # pause at each switch: torch's spinning workers slow the next model (bench.time_interleaved)
 
 
 def run_benchmark(
@@ -67,6 +68,7 @@ def run_benchmark(
             anchor_feeds = feeds[teacher_tokenizer]
             timed, rates, anchor_samples = {}, {}, []
             others = [n for n in models if n != anchor]
+            calls = max(1, cfg.iterations // ROUNDS)
             reporter.info(f"  timing {len(others)} models against {anchor} at {threads} thread(s)")
             for name in reporter.track(others, "timing pairs", len(others)):
                 # one model at a time beside the anchor: sessions loaded side by side slow each other unevenly
@@ -75,10 +77,9 @@ def run_benchmark(
                     anchor: functools.partial(_fixed, anchor_run, anchor_feeds),
                     name: functools.partial(_fixed, run, feeds[tokenizer[name]]),
                 }
-                calls = max(1, cfg.iterations // ROUNDS)
                 rounds = paired_rounds(pair, anchor_feeds, cfg.warmup, ROUNDS, calls, SETTLE_S)
-                anchor_samples += _flat(rounds[anchor])
-                timed[name] = summarise(_flat(rounds[name])) | {
+                anchor_samples += flat(rounds[anchor])
+                timed[name] = summarise(flat(rounds[name])) | {
                     "x_anchor": ratio_with_interval(rounds[name], rounds[anchor], 0.95)
                 }
                 if cfg.real_data:
@@ -104,10 +105,6 @@ def run_benchmark(
         "peak_rss_mb": rss,
         "file_mb": {name: round(p.stat().st_size / 1e6, 2) for name, p in models.items()},
     }
-
-
-def _flat(rounds: list[list[float]]) -> list[float]:
-    return [ms for calls in rounds for ms in calls]
 
 
 def _load_pytorch(model_dir: Path):
