@@ -253,7 +253,7 @@ def test_bench_times_the_dist_through_the_runtime(compressed):
     assert row["io"] == "host"
 
 
-def test_io_binding_gives_the_same_logits_and_times_the_model_alone(compressed):
+def test_io_binding_gives_the_same_logits_and_resident_inputs_stay_valid(compressed):
     # on CPU the binding runs on device "cpu": the same calls a CUDA session makes, checked without a GPU
     from edgebert.runtime.binding import BoundRunner
 
