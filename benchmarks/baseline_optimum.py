@@ -15,11 +15,11 @@ import json
 import statistics
 from pathlib import Path
 
-from edgebert.bench import fixed_input, onnx_runner, time_interleaved, torch_runner, torch_threads
 from edgebert.data import load_data
 from edgebert.evaluate import classification_metrics
 from edgebert.recipe import load_recipe
 from edgebert.runtime import TextClassifier, load, make_session
+from edgebert.timing.bench import fixed_input, onnx_runner, time_interleaved, torch_runner, torch_threads
 
 
 def build_optimum_int8(teacher_dir: Path, out: Path) -> Path:

@@ -21,15 +21,15 @@ import torch
 def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from edgebert.bench import fixed_input, onnx_runner, time_interleaved
     from edgebert.data import read_labelled
     from edgebert.pruning.importance import score
     from edgebert.pruning.selection import select, targets
     from edgebert.pruning.surgery import apply_plan, ffn_width, kept_heads
-    from edgebert.recipe import QuantizeConfig
+    from edgebert.quantization.schemes import build
+    from edgebert.recipe import QuantScheme
     from edgebert.runtime import make_session
     from edgebert.stages.export import export_onnx, fuse, fusions_at_load
-    from edgebert.stages.quantize import quantize_dynamic_int8
+    from edgebert.timing.bench import fixed_input, onnx_runner, time_interleaved
 
     ap = argparse.ArgumentParser()
     ap.add_argument("model", type=Path)
@@ -65,7 +65,7 @@ def main() -> None:
         tokenizer.save_pretrained(folder)
         plain = export_onnx(folder, folder, 17)
         fused = fuse(plain, folder / "model.fused.onnx", 0, 0)
-        quantize_dynamic_int8(plain, folder / "int8.onnx", QuantizeConfig())
+        build(QuantScheme(mode="dynamic"), plain, folder / "int8.onnx")
         print(f"{layout}: heads per layer {[len(h) for h in kept_heads(m)]}, FFN {ffn_width(m)[0]}")
         print(f"  offline fusion {fused}; at load (INT8) {fusions_at_load(folder / 'int8.onnx', folder)}")
         runners[layout] = onnx_runner(make_session(folder / "int8.onnx", threads=args.threads))

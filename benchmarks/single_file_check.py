@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgebert.data import read_labelled
-    from edgebert.single_file import build, verify
+    from edgebert.graph.single_file import build, verify
 
     texts, _ = read_labelled(args.data)
     max_length = json.loads((args.dist / "edgebert.json").read_text())["max_length"]

@@ -71,7 +71,7 @@ def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, r
         click.echo(recipe_to_yaml(resolved), nl=False)
         return
     from edgebert.pipeline import compress as run_compress
-    from edgebert.reporting import RichReporter
+    from edgebert.progress import RichReporter
 
     reporter = RichReporter()
     outcome = run_compress(resolved, runs_dir, reporter, from_stage)
@@ -139,7 +139,7 @@ def bench(
     """Time the model in DIST with the runtime apps use: p50/p90/p99 per provider and thread count."""
     import json
 
-    from edgebert.bench_dist import bench_dist
+    from edgebert.timing.bench_dist import bench_dist
 
     rows = bench_dist(dist, list(providers), list(threads), batch, seq, iterations, mobile)
     if as_json:
@@ -184,9 +184,9 @@ def check(
     """
     from rich.console import Console
 
-    from edgebert.budgets import load_budgets
-    from edgebert.check import run_check
-    from edgebert.check_output import append_github_summary, print_table, to_json, to_markdown, write_junit
+    from edgebert.ci.budgets import load_budgets
+    from edgebert.ci.check import run_check
+    from edgebert.ci.output import append_github_summary, print_table, to_json, to_markdown, write_junit
 
     report = run_check(dist, load_budgets(budgets_file), data, baseline, reference, text, label)
     if as_json:

@@ -1,5 +1,6 @@
-"""Budgets -> verdicts. A failed gate is a failure (exit code 3 from the CLI), never a warning. A latency
-ratio whose 95% interval straddles its bound is inconclusive (exit code 5, as for `edgebert check`): on a
+"""Budgets -> verdicts, for the recipe's gates and for `edgebert check` alike (one Verdict type, one meaning of
+pass, fail and inconclusive, one set of exit codes). A failed gate is a failure (exit code 3 from the CLI),
+never a warning. A latency ratio whose 95% interval straddles its bound is inconclusive (exit code 5): on a
 shared machine the same dist has read both sides of a bound in consecutive runs, and a verdict the
 measurement cannot support would be a coin toss.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from edgebert.recipe import GatesConfig
+from edgebert.recipe import GatesConfig, QualityGate
 
 Status = Literal["pass", "fail", "inconclusive"]
 EXIT_CODES = {"pass": 0, "fail": 3, "inconclusive": 5}
@@ -23,6 +24,8 @@ WORDS = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
 
 @dataclass(frozen=True)
 class Verdict:
+    """One gate's or budget's outcome: `gate` names it (a recipe gate, or a budget of `edgebert check`)."""
+
     gate: str
     status: Status
     measured: float
@@ -58,26 +61,18 @@ def _ok(passed: bool) -> Status:
 
 
 def check_gates(
-    gates: GatesConfig, evaluation: dict, benchmark: dict, shipped_mb: float, mobile: tuple[str, dict] | None = None
+    gates: GatesConfig,
+    evaluation: dict,
+    benchmark: dict,
+    shipped_mb: float,
+    mobile: tuple[str, dict] | None = None,
+    primary: str = "accuracy",
 ) -> list[Verdict]:
     """Evaluate each configured gate on the shipped model (the last model in the evaluation/benchmark tables);
-    `mobile` is (which model, its usability analysis) for the mobile gate."""
-    verdicts = []
+    `mobile` is (which model, its usability analysis) for the mobile gate; `primary` is the task's primary
+    metric, which a quality gate without `metric:` reads."""
+    verdicts = _quality(gates.quality_gate(primary), evaluation)
     shipped = evaluation["shipped"]
-    if gates.accuracy is not None:
-        teacher = evaluation["models"]["teacher"]["accuracy"]["value"]
-        student = evaluation["models"][shipped]["accuracy"]["value"]
-        drop = round((teacher - student) * 100, 2)
-        verdicts.append(
-            Verdict(
-                "accuracy",
-                _ok(drop <= gates.accuracy.max_drop * 100),
-                drop,
-                gates.accuracy.max_drop * 100,
-                "points drop",
-                f"{shipped} {student:.4f} vs teacher {teacher:.4f}, both ONNX on the test split",
-            )
-        )
     if gates.latency is not None:
         lat = gates.latency
         row = benchmark["fixed"][str(lat.threads)]
@@ -114,6 +109,43 @@ def check_gates(
             )
         )
     return verdicts
+
+
+def _quality(gate: QualityGate | None, evaluation: dict) -> list[Verdict]:
+    """The metric's drop from the teacher's ONNX export (points) and/or its absolute floor; higher is better."""
+    if gate is None:
+        return []
+    shipped, metric = evaluation["shipped"], gate.metric
+    student = evaluation["models"][shipped][metric]["value"]
+    teacher = evaluation["models"]["teacher"][metric]["value"]
+    where = f"{shipped} {student:.4f} vs teacher {teacher:.4f}, both ONNX on the test split"
+    verdicts = []
+    if gate.max_drop is not None:
+        drop = round((teacher - student) * 100, 2)
+        ok = _ok(drop <= gate.max_drop * 100)
+        verdicts.append(Verdict(metric, ok, drop, gate.max_drop * 100, "points drop", where))
+    if gate.min is not None:
+        ok = _ok(student >= gate.min)
+        verdicts.append(
+            Verdict(f"{metric}-min", ok, round(student, 4), gate.min, "(min)", f"{shipped} on the test split")
+        )
+    return verdicts
+
+
+def quality_resolution_warning(evaluation: dict, gate: QualityGate) -> str | None:
+    """A warning when the test split is too small for the quality gate's `max_drop` to mean anything: the shipped
+    model's recorded 95% interval is wider than the bound."""
+    m = evaluation["models"][evaluation["shipped"]][gate.metric]
+    if m.get("low") is None or gate.max_drop is None:
+        return None
+    half = (m["high"] - m["low"]) / 2
+    if half <= gate.max_drop:
+        return None
+    return (
+        f"the test split has {evaluation['n']} examples: {gate.metric}'s 95% interval is ±{half * 100:.1f} points, "
+        f"wider than the {gate.metric} gate's {gate.max_drop * 100:.1f} points, so the gate cannot tell a real "
+        "drop from noise"
+    )
 
 
 def ratio_to_pytorch(benchmark: dict, row: dict, name: str) -> dict | None:

@@ -22,9 +22,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgebert.errors import RecipeError
+from edgebert.tasks import TASKS
+from edgebert.tasks import get as get_task
 
 RECIPE_VERSION = 1
-STAGES = ("teacher", "distill", "prune", "export", "quantize", "evaluate", "benchmark", "package", "report")
 
 
 class _Config(BaseModel):
@@ -186,7 +187,7 @@ class AutoConfig(_Config):
     """`mode: auto`: build candidates, score each on the eval split, time each, keep the fastest within max_drop."""
 
     candidates: list[QuantScheme] | None = None  # None: the defaults for quantize.target
-    max_drop: float | None = Field(None, ge=0, le=1)  # vs the teacher on eval; None: gates.accuracy.max_drop
+    max_drop: float | None = Field(None, ge=0, le=1)  # vs the teacher on eval; None: the quality gate's max_drop
     sensitivity: int = Field(2, ge=0, description="most sensitive node groups a failing candidate may keep in FP32")
     eval_samples: int | None = Field(None, ge=20)
 
@@ -223,6 +224,9 @@ class BenchmarkConfig(_Config):
     real_data: bool = True
     max_sentences: int | None = Field(None, ge=1)
     reference: bool = True
+    # pause at each switch between timed models, so the previous one's spinning threads are gone (bench.SETTLE_S);
+    # tests set 0: their tiny models leave nothing worth waiting for
+    settle_s: float = Field(0.3, ge=0, le=5)
 
     @field_validator("threads")
     @classmethod
@@ -233,7 +237,24 @@ class BenchmarkConfig(_Config):
 
 
 class AccuracyGate(_Config):
+    """`gates.accuracy: {max_drop: 0.01}`: the documented alias of `gates.quality: {metric: accuracy, …}`."""
+
     max_drop: float = Field(ge=0, le=1)
+
+
+class QualityGate(_Config):
+    """The shipped ONNX model's task metric against the teacher's ONNX export (both on the test split):
+    `max_drop` (a fraction: 0.01 is one point) and/or an absolute `min`. `metric` None: the task's primary one."""
+
+    metric: str | None = None
+    max_drop: float | None = Field(None, ge=0, le=1)
+    min: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> QualityGate:
+        if self.max_drop is None and self.min is None:
+            raise ValueError("gates.quality needs max_drop (vs the teacher) or min (absolute), or both")
+        return self
 
 
 class LatencyGate(_Config):
@@ -262,16 +283,31 @@ class MobileGate(_Config):
 
 
 class GatesConfig(_Config):
+    quality: QualityGate | None = None
     accuracy: AccuracyGate | None = None
     latency: LatencyGate | None = None
     size: SizeGate | None = None
     mobile: MobileGate | None = None
 
+    @model_validator(mode="after")
+    def _one_quality(self) -> GatesConfig:
+        if self.quality is not None and self.accuracy is not None:
+            raise ValueError("gates.accuracy is an alias of gates.quality (metric accuracy): set one of them")
+        return self
+
+    def quality_gate(self, primary: str) -> QualityGate | None:
+        """The quality gate with its metric resolved (gates.accuracy read as quality on accuracy)."""
+        if self.accuracy is not None:
+            return QualityGate(metric="accuracy", max_drop=self.accuracy.max_drop)
+        if self.quality is not None and self.quality.metric is None:
+            return self.quality.model_copy(update={"metric": primary})
+        return self.quality
+
 
 class Recipe(_Config):
     version: int = RECIPE_VERSION
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    task: Literal["text-classification"] = "text-classification"
+    task: str = Field("text-classification", description="a task edgebert.tasks registers")
     data: DataConfig
     teacher: TeacherConfig
     distill: DistillConfig | None = None
@@ -292,10 +328,22 @@ class Recipe(_Config):
                 f"gates.latency.threads is {lat.threads} but benchmark.threads is {self.benchmark.threads}: "
                 "add it to benchmark.threads so the gate has a measurement"
             )
-        if self.quantize.mode == "auto" and self.quantize.auto.max_drop is None and self.gates.accuracy is None:
+        if self.task not in TASKS:
+            raise ValueError(f"task {self.task!r} is not one edgebert knows; tasks: {', '.join(TASKS)}")
+        metrics = get_task(self.task).METRICS
+        quality = self.gates.quality_gate(metrics[0])
+        if quality is not None and quality.metric not in metrics:
+            raise ValueError(
+                f"gates.quality.metric {quality.metric!r} is not a {self.task} metric; choose from {', '.join(metrics)}"
+            )
+        if (
+            self.quantize.mode == "auto"
+            and self.quantize.auto.max_drop is None
+            and (quality is None or quality.max_drop is None)
+        ):
             raise ValueError(
                 "quantize.mode auto needs the accuracy it may lose: "
-                "set quantize.auto.max_drop or gates.accuracy.max_drop"
+                "set quantize.auto.max_drop or gates.accuracy.max_drop (or gates.quality.max_drop)"
             )
         if self.export.trim_vocab and self.distill is None and self.prune is None:
             raise ValueError("export.trim_vocab trims the student's vocabulary: add a distill or prune section")

@@ -10,33 +10,80 @@ from edgebert.gates import ratio_to_pytorch
 from edgebert.runs import write_json
 
 _GATE_WORDS = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "**INCONCLUSIVE**"}
-COLUMNS = (
-    "model",
-    "parameters",
-    "file MB",
-    "accuracy (95% CI)",
-    "macro-F1",
-    "p50 ms",
-    "p90 ms",
-    "x faster",
-    "sentences/s",
-    "peak RSS MB",
-)
+FIXED = ("model", "parameters", "file MB")
+TIMED = ("p50 ms", "p90 ms", "x faster", "sentences/s", "peak RSS MB")
+DEFAULT_METRICS = [["accuracy", "accuracy (95% CI)"], ["macro_f1", "macro-F1"]]  # reports written before tasks
 
 
-def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int) -> list[dict]:
+def build_report(ctx) -> dict:
+    """Everything report.json holds, from the run's recorded stages (`ctx`: edgebert.pipeline.context.Context)."""
+    from edgebert.pipeline.table import NAMES
+    from edgebert.stages.package import build_manifest
+    from edgebert.timing import machine
+
+    r, run = ctx.recipe, ctx.run
+    timings, evaluation = ctx.summary("benchmark"), ctx.summary("evaluate")
+    teacher_params = ctx.summary("teacher").get("parameters")
+    params = {"teacher-pytorch": teacher_params, "teacher": teacher_params}
+    if r.distill:
+        params["student"] = ctx.summary("distill").get("parameters")
+    if r.prune:
+        params[f"unpruned{ctx.suffix}"] = params.get("student", params["teacher"])
+        params["student"] = ctx.summary("prune")["after"]["parameters"]
+    vocab = ctx.summary("export").get(ctx.student, {}).get("vocab")
+    if vocab:  # the trimmed vocabulary's embedding matrix
+        params[ctx.student] = vocab["parameters"]
+    params[ctx.shipped] = params.get(ctx.student)
+    metrics = [list(c) for c in ctx.task.report_columns()]
+    return {
+        "name": r.name,
+        "task": ctx.task.NAME,
+        "metrics": metrics,
+        "dev_metric": ctx.task.DEV_METRIC,
+        "machine": machine.summary(timings.get("host") or machine.describe()),
+        "threads": ctx.threads,
+        "models": model_rows(evaluation, timings, params, ctx.threads, [m for m, _ in metrics]),
+        "evaluation": evaluation,
+        "benchmark": timings,
+        "stages": {
+            s: run.summary(s) | {"note": _note(s, run.summary(s), ctx.dev_metric)}
+            for s in NAMES[:-1]
+            if (run.dir(s) / "stage.json").is_file()
+        },
+        "pruning": ctx.summary("prune") if r.prune else None,
+        "quantization": ctx.summary("quantize"),
+        "gates": [v.as_dict() for v in ctx.verdicts],
+        "warnings": list(ctx.reporter.warnings),
+        "manifest": build_manifest(ctx),
+    }
+
+
+def _note(stage: str, s: dict, dev: str) -> str:
+    notes = {
+        "teacher": lambda: f"dev {s.get(dev, 0):.4f}",
+        "distill": lambda: f"layers {s.get('layers')}, dev {s.get(dev, 0):.4f}",
+        "prune": lambda: (
+            f"heads kept per layer {[x['kept_heads'] for x in s['layers']]}, "
+            f"FFN {s['layers'][0]['ffn_neurons']}, dev {s[dev]:.4f}"
+        ),
+        "quantize": lambda: (
+            f"{s.get('mode')} ({s.get('source')})" + (f", auto: {s['auto']['winner']}" if "auto" in s else "")
+        ),
+    }
+    return notes.get(stage, lambda: "")()
+
+
+def model_rows(evaluation: dict, benchmark: dict, params: dict, threads: int, metrics: list[str]) -> list[dict]:
     fixed = benchmark["fixed"][str(threads)]
     rows = []
     for name in fixed:
         measured = evaluation["models"].get(name, {})
-        acc, f1 = measured.get("accuracy"), measured.get("macro_f1")
         rows.append(
             {
                 "model": name,
                 "parameters": params.get(name),
                 "file_mb": benchmark["file_mb"].get(name),  # None for the PyTorch reference
-                "accuracy": acc,
-                "macro_f1": f1,
+                **{m: measured.get(m) for m in metrics},
                 "p50_ms": fixed[name]["p50_ms"],
                 "p90_ms": fixed[name]["p90_ms"],
                 "speedup_vs_pytorch": _speedup(benchmark, fixed, name),
@@ -62,8 +109,17 @@ def _acc(metric: dict | None) -> str:
     return f"{metric['value'] * 100:.2f} ({metric['low'] * 100:.1f}–{metric['high'] * 100:.1f})"
 
 
+def _metric(value: dict | None, first: bool) -> str:
+    """The primary metric with its interval; the others as a value."""
+    if first:
+        return _acc(value)
+    return _cell(value and value["value"] * 100, "{:.2f}")
+
+
 def render_markdown(report: dict) -> str:
     b = report["benchmark"]
+    metrics = report.get("metrics", DEFAULT_METRICS)
+    columns = (*FIXED, *(heading for _, heading in metrics), *TIMED)
     paired = b.get("anchor") == "teacher-pytorch"
     lines = [
         f"# edgebert report: {report['name']}",
@@ -74,8 +130,8 @@ def render_markdown(report: dict) -> str:
         + (", each beside the PyTorch teacher; x faster is their ratio within each round" if paired else "")
         + f". Machine: {report['machine']}.",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
     ]
     for r in report["models"]:
         lines.append(
@@ -85,8 +141,7 @@ def render_markdown(report: dict) -> str:
                     r["model"],
                     _cell(r["parameters"], "{:,}"),
                     _cell(r["file_mb"], "{:.1f}"),
-                    _acc(r["accuracy"]),
-                    _cell(r["macro_f1"] and r["macro_f1"]["value"] * 100, "{:.2f}"),
+                    *(_metric(r.get(m), i == 0) for i, (m, _) in enumerate(metrics)),
                     _cell(r["p50_ms"], "{:.2f}"),
                     _cell(r["p90_ms"], "{:.2f}"),
                     _cell(r["speedup_vs_pytorch"], "{:.1f}x"),
@@ -108,7 +163,9 @@ def render_markdown(report: dict) -> str:
             f"| {r['model']} | " + " | ".join(f"{b['fixed'][t][r['model']]['p50_ms']:.2f}" for t in b["fixed"]) + " |"
         )
     if report.get("pruning"):
-        lines += _pruning_section(report["pruning"], report["models"])
+        lines += _pruning_section(
+            report["pruning"], report["models"], metrics[0][0], report.get("dev_metric", "accuracy")
+        )
     if report.get("quantization"):
         lines += _quantization_section(report["quantization"])
     lines += ["", "## Stages", "", "| stage | seconds | notes |", "|---|---|---|"]
@@ -127,7 +184,7 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _pruning_section(prune: dict, models: list[dict]) -> list[str]:
+def _pruning_section(prune: dict, models: list[dict], metric: str, dev: str) -> list[str]:
     rows = {r["model"]: r for r in models}
     before = next((r for name, r in rows.items() if name.startswith("unpruned")), None)
     after = models[-1]
@@ -147,12 +204,12 @@ def _pruning_section(prune: dict, models: list[dict]) -> list[str]:
         "|---|---|---|",
         f"| parameters | {b['parameters']:,} | {a['parameters']:,} |",
         f"| encoder GFLOPs (seq {prune['seq_for_gflops']}) | {b['gflops_at_seq']:.3f} | {a['gflops_at_seq']:.3f} |",
-        f"| dev accuracy (PyTorch) | {b['dev_accuracy'] * 100:.2f} | {a['dev_accuracy'] * 100:.2f} |",
+        f"| dev {dev} (PyTorch) | {b['dev_' + dev] * 100:.2f} | {a['dev_' + dev] * 100:.2f} |",
     ]
     if before is not None:
         lines += [
-            f"| test accuracy ({before['model']} → {after['model']}) | {_acc(before['accuracy'])} | "
-            f"{_acc(after['accuracy'])} |",
+            f"| test {metric} ({before['model']} → {after['model']}) | {_acc(before.get(metric))} | "
+            f"{_acc(after.get(metric))} |",
             f"| p50 ms | {before['p50_ms']:.2f} | {after['p50_ms']:.2f} "
             f"({before['p50_ms'] / after['p50_ms']:.2f}x faster) |",
         ]
@@ -214,7 +271,7 @@ def _quantization_section(quant: dict) -> list[str]:
                     for r in rows
                 ],
             ]
-    from edgebert.mobile import summary_line
+    from edgebert.graph.mobile import summary_line
 
     if quant.get("mobile"):
         lines += [
@@ -231,27 +288,27 @@ def _quantization_section(quant: dict) -> list[str]:
     return lines
 
 
-def plot_accuracy_latency(rows: list[dict], path: Path, threads: int) -> None:
+def plot_accuracy_latency(rows: list[dict], path: Path, threads: int, metric: str = "accuracy") -> None:
     # The object-oriented API draws without pyplot, so no process-wide backend is chosen for the caller.
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4), dpi=120)
     ax = fig.subplots()
     for r in rows:
-        if r["accuracy"] is None:
+        if r.get(metric) is None:
             continue
-        ax.scatter(r["p50_ms"], r["accuracy"]["value"] * 100, s=20 + 4 * (r["file_mb"] or 1))
+        ax.scatter(r["p50_ms"], r[metric]["value"] * 100, s=20 + 4 * (r["file_mb"] or 1))
         ax.annotate(
             f"{r['model']} ({_cell(r['file_mb'], '{:.0f}')} MB)",
-            (r["p50_ms"], r["accuracy"]["value"] * 100),
+            (r["p50_ms"], r[metric]["value"] * 100),
             textcoords="offset points",
             xytext=(6, 4),
             fontsize=8,
         )
     ax.set_xscale("log")
     ax.set_xlabel(f"p50 latency, ms (batch 1, {threads} threads, log scale)")
-    ax.set_ylabel("test accuracy, %")
-    ax.set_title("accuracy vs latency (marker size ~ file size)")
+    ax.set_ylabel(f"test {metric}, %")
+    ax.set_title(f"{metric} vs latency (marker size ~ file size)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -260,4 +317,5 @@ def plot_accuracy_latency(rows: list[dict], path: Path, threads: int) -> None:
 def write_report(out: Path, report: dict) -> None:
     write_json(out / "report.json", report)
     (out / "report.md").write_text(render_markdown(report))
-    plot_accuracy_latency(report["models"], out / "accuracy_vs_latency.png", report["threads"])
+    metric = report.get("metrics", DEFAULT_METRICS)[0][0]
+    plot_accuracy_latency(report["models"], out / "accuracy_vs_latency.png", report["threads"], metric)

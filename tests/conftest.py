@@ -84,7 +84,7 @@ def write_recipe(folder: Path, model: str, **sections) -> Path:
         },
         "teacher": {"model": model, "finetune": {"epochs": 1, "batch_size": 32, "lr": 1e-3}},
         "distill": {"num_layers": 1, "epochs": 1, "batch_size": 32, "lr": 1e-3},
-        "benchmark": {"threads": [1], "seq": 32, "iterations": 10, "warmup": 2, "max_sentences": 10},
+        "benchmark": {"threads": [1], "seq": 32, "iterations": 10, "warmup": 2, "max_sentences": 10, "settle_s": 0},
         "gates": {"size": {"max_mb": 50}},
     }
     for key, value in sections.items():
@@ -92,3 +92,34 @@ def write_recipe(folder: Path, model: str, **sections) -> Path:
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump({k: v for k, v in recipe.items() if v is not None}))
     return path
+
+
+def options():
+    from edgebert.recipe import TeacherConfig
+
+    return TeacherConfig(model="unused")
+
+
+def export_model(model_dir: Path, out: Path, texts: list[str], max_length: int = 32, atol: float = 1e-4, mobile=None):
+    """The export stage's function on one model folder (text classification), as the pipeline calls it."""
+    from edgebert.recipe import ExportConfig
+    from edgebert.stages.export import ExportJob, run_export
+    from edgebert.tasks import get
+
+    job = ExportJob(model_dir, texts, max_length, mobile)
+    return run_export(get("text-classification"), job, ExportConfig(atol=atol), out, options())
+
+
+@pytest.fixture(scope="session")
+def compressed(tiny_bert, tmp_path_factory):
+    """One run of the tiny pipeline through the CLI, shared by the pipeline and check tests (which copy it before
+    changing it): (folder, recipe, CLI result)."""
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    folder = tmp_path_factory.mktemp("run")
+    recipe = write_recipe(folder, str(tiny_bert))
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
+    assert result.exit_code == 0, result.output
+    return folder, recipe, result

@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from edgebert.bench import fixed_input, summarise, time_interleaved
+from edgebert.timing.bench import fixed_input, summarise, time_interleaved
 
 
 def _encode(texts):

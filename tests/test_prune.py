@@ -51,7 +51,8 @@ def test_pruned_model_reloads_exports_and_matches_pytorch(tiny_bert, tmp_path):
     from edgebert.pruning.importance import score
     from edgebert.pruning.selection import select
     from edgebert.pruning.surgery import apply_plan, kept_heads, shape_summary
-    from edgebert.stages.export import run_export
+
+    from .conftest import export_model
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
@@ -73,7 +74,7 @@ def test_pruned_model_reloads_exports_and_matches_pytorch(tiny_bert, tmp_path):
         assert torch.allclose(model(**batch).logits, reloaded(**batch).logits, atol=1e-6)
     texts = [t for t, _ in demo_rows("dev")[:16]]
     (tmp_path / "onnx").mkdir()
-    exported = run_export(tmp_path / "pruned", tmp_path / "onnx", texts, 48, 17, 1e-4)  # raises if ORT != PyTorch
+    exported = export_model(tmp_path / "pruned", tmp_path / "onnx", texts, 48)  # raises if ORT != PyTorch
     assert exported["plain"]["max_abs_diff"] < 1e-4 and exported["fused"]["max_abs_diff"] < 1e-4
     assert exported["fused"]["fusions_offline"].get("Attention") == 2  # the fusion survives uneven head counts
 

@@ -8,16 +8,18 @@ from click.testing import CliRunner
 from tokenizers import Tokenizer
 
 from edgebert.cli import main
-from edgebert.vocab import trim_model
+from edgebert.graph.vocab import trim_model
 
-from .conftest import demo_rows, write_recipe
+from .conftest import demo_rows, options, write_recipe
 
 
 def test_trimmed_tokenizer_and_embeddings_agree(tiny_bert, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     corpus = [s for s, _ in demo_rows("train")][:40]
-    info = trim_model(tiny_bert, tmp_path, corpus)
+    from edgebert.tasks import get
+
+    info = trim_model(get("text-classification"), tiny_bert, tmp_path, corpus, options())
     assert info["vocab_after"] < info["vocab_before"]
     before, after = (
         Tokenizer.from_file(str(tiny_bert / "tokenizer.json")),

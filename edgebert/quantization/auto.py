@@ -1,7 +1,8 @@
 """`quantize.mode: auto`: build every candidate, score each on the eval split through ONNX Runtime, rescue
 failing INT8 candidates by keeping their most sensitive node groups in FP32, time each against one anchor
 candidate in paired rounds, and keep the fastest one within the accuracy bound (the teacher's eval accuracy minus the
-allowed drop). When none is within it, the most accurate is kept and the caller reports the gate.
+allowed drop). When none is within it, the most accurate is kept and the caller reports the gate. "Accuracy" here is
+the task's primary metric, scored by the callbacks in AutoContext.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from edgebert.errors import StageError
 from edgebert.quantization.calibration import Feeds
@@ -58,8 +57,9 @@ def choose(trials: list[Trial], bound: float) -> tuple[Trial, bool]:
 class AutoContext:
     """What auto needs from the pipeline: scoring and timing through ONNX Runtime, and calibration data."""
 
-    predict: Callable[[Path], np.ndarray]  # model -> label ids on the eval slice
-    labels: np.ndarray
+    predict: Callable[[Path], object]  # model -> its outputs on the eval slice (the task's, opaque here)
+    score: Callable[[object], float]  # outputs -> the task's primary metric (higher is better)
+    agree: Callable[[object, object], float]  # two models' outputs -> share of examples predicted alike
     time_all: Callable[[dict[str, Path]], dict[str, dict]]  # models -> {"p50_ms", "ratio", "vs"}
     calibration: list[Feeds] | None
     bound: float
@@ -75,7 +75,7 @@ def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) ->
         t for t in trials if t.error is None and t.scheme.mode in ("dynamic", "static") and t.accuracy < ctx.bound
     ]
     for t in failing if cfg.auto.sensitivity else []:
-        rows = group_sensitivity(t.scheme, source, work, ctx.predict, ctx.labels, ctx.calibration, cfg.calibration)
+        rows = group_sensitivity(t.scheme, source, work, ctx, cfg.calibration)
         sensitivity[t.name] = rows
         worst = [r["group"] for r in rows if r["loss"] > 0][: cfg.auto.sensitivity]
         for k in range(1, len(worst) + 1):
@@ -115,4 +115,4 @@ def _trial(
 
 
 def _accuracy(ctx: AutoContext, model: Path) -> float:
-    return round(float(np.mean(ctx.predict(model) == ctx.labels)), 6)
+    return round(float(ctx.score(ctx.predict(model))), 6)

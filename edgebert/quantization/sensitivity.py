@@ -7,43 +7,33 @@ decision a user makes (which layers to keep in FP32), so it is not used here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from edgebert.quantization import groups
-from edgebert.quantization.calibration import Feeds
 from edgebert.quantization.schemes import build
 from edgebert.recipe import CalibrationConfig, QuantScheme
 
-Score = Callable[[Path], np.ndarray]  # model -> predicted label ids on the slice
-
 
 def group_sensitivity(
-    scheme: QuantScheme,
-    source: Path,
-    work: Path,
-    predict: Score,
-    labels: np.ndarray,
-    calibration: list[Feeds] | None,
-    calibration_cfg: CalibrationConfig,
+    scheme: QuantScheme, source: Path, work: Path, ctx, calibration_cfg: CalibrationConfig
 ) -> list[dict]:
-    """Per group: accuracy on the slice with only that group quantized, and agreement with FP32; worst first."""
-    fp32 = predict(source)
-    fp32_accuracy = float(np.mean(fp32 == labels))
+    """Per group: the score on the slice with only that group quantized, and agreement with FP32; worst first.
+    `ctx` is auto's AutoContext (predict, score, agree, calibration)."""
+    fp32 = ctx.predict(source)
+    fp32_score = ctx.score(fp32)
     rows = []
     for group, nodes in groups.node_groups(source).items():
         target = work / f"only-{group}.onnx"
-        build(scheme, source, target, calibration, calibration_cfg, only_nodes=nodes)
-        pred = predict(target)
+        build(scheme, source, target, ctx.calibration, calibration_cfg, only_nodes=nodes)
+        out = ctx.predict(target)
+        got = ctx.score(out)
         rows.append(
             {
                 "group": group,
                 "nodes": len(nodes),
-                "accuracy": round(float(np.mean(pred == labels)), 4),
-                "loss": round(fp32_accuracy - float(np.mean(pred == labels)), 4),
-                "agreement_with_fp32": round(float(np.mean(pred == fp32)), 4),
+                "accuracy": round(got, 4),
+                "loss": round(fp32_score - got, 4),
+                "agreement_with_fp32": round(ctx.agree(out, fp32), 4),
             }
         )
         target.unlink()

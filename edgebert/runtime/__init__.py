@@ -1,7 +1,23 @@
-"""The torch-free runtime apps embed: `load(dist).predict(texts)`. Needs onnxruntime, tokenizers and numpy."""
+"""The torch-free runtime apps embed: `load(dist).predict(texts)`. Needs onnxruntime, tokenizers and numpy.
 
-from edgebert.runtime.classifier import Prediction, TextClassifier, load, make_session, softmax
+`load` reads the manifest and returns the predictor of its task; each task's post-processing lives in its own
+module here (text_classification.py). Nothing here imports from edgebert outside edgebert.runtime.
+"""
+
 from edgebert.runtime.errors import DistError
+from edgebert.runtime.loader import load
+from edgebert.runtime.manifest import read_manifest
 from edgebert.runtime.providers import choose as choose_providers
+from edgebert.runtime.session import make_session
+from edgebert.runtime.text_classification import Prediction, TextClassifier, softmax
 
-__all__ = ["DistError", "Prediction", "TextClassifier", "choose_providers", "load", "make_session", "softmax"]
+__all__ = [
+    "DistError",
+    "Prediction",
+    "TextClassifier",
+    "choose_providers",
+    "load",
+    "make_session",
+    "read_manifest",
+    "softmax",
+]

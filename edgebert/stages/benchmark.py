@@ -12,11 +12,15 @@ does).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+from types import ModuleType
 
-from edgebert import machine
-from edgebert.bench import (
-    SETTLE_S,
+from edgebert.progress import Reporter
+from edgebert.recipe import BenchmarkConfig
+from edgebert.runtime import make_session
+from edgebert.runtime.tokenizer import TextEncoder
+from edgebert.stages.evaluate import Models
+from edgebert.timing import machine
+from edgebert.timing.bench import (
     fixed_input,
     flat,
     onnx_runner,
@@ -28,35 +32,26 @@ from edgebert.bench import (
     torch_runner,
     torch_threads,
 )
-from edgebert.recipe import BenchmarkConfig
-from edgebert.reporting import Reporter
-from edgebert.runtime import TextClassifier, make_session
 
 ROUNDS = 10  # interleaved rounds per pair; the iterations are spread over them
 
 
-def run_benchmark(
-    models: dict[str, Path],
-    teacher_dir: Path,
-    texts: list[str],
-    labels: list[str],
-    max_length: int,
-    cfg: BenchmarkConfig,
-    reporter: Reporter,
-    tokenizers: dict[str, Path] | None = None,
-) -> dict:
-    """`tokenizers` names a model's own tokenizer.json (a trimmed vocabulary); others use the teacher's."""
-    teacher_tokenizer = teacher_dir / "tokenizer.json"
-    tokenizer = {name: (tokenizers or {}).get(name, teacher_tokenizer) for name in models}
+def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length: int, cfg: BenchmarkConfig, ctx):
+    """Time `models.onnx` beside the PyTorch teacher (`ctx` gives model options and the reporter)."""
+    reporter: Reporter = ctx.reporter
+    onnx = models.onnx
+    teacher_tokenizer = models.tokenizer("teacher")
+    tokenizer = {name: models.tokenizer(name) for name in onnx}
     # the teacher's ONNX inputs are the names every model here takes (a DistilBERT has no token_type_ids)
+    names = [i.name for i in make_session(onnx["teacher"], threads=1).get_inputs()]
     encoders = {
-        path: TextClassifier.from_files(models["teacher"], path, labels, max(max_length, cfg.seq), threads=1).encode
+        path: TextEncoder.from_file(path, max(max_length, cfg.seq), names).feeds
         for path in set(tokenizer.values()) | {teacher_tokenizer}
     }
     # the same sentences, in each model's own token ids, so every model is timed on the same text
     feeds = {path: fixed_input(encode, texts, cfg.batch, cfg.seq) for path, encode in encoders.items()}
     real_texts = texts[: cfg.max_sentences]
-    reference = _load_pytorch(teacher_dir) if cfg.reference else None
+    reference = task.load_model(models.teacher_dir, ctx.model_options).eval() if cfg.reference else None
     fixed, real = {}, {}
     anchor = "teacher-pytorch" if reference is not None else "teacher"
     for threads in cfg.threads:
@@ -64,20 +59,20 @@ def run_benchmark(
             if reference is not None:
                 anchor_run = torch_runner(reference)
             else:
-                anchor_run = onnx_runner(make_session(models["teacher"], threads))
+                anchor_run = onnx_runner(make_session(onnx["teacher"], threads))
             anchor_feeds = feeds[teacher_tokenizer]
             timed, rates, anchor_samples = {}, {}, []
-            others = [n for n in models if n != anchor]
+            others = [n for n in onnx if n != anchor]
             calls = max(1, cfg.iterations // ROUNDS)
             reporter.info(f"  timing {len(others)} models against {anchor} at {threads} thread(s)")
             for name in reporter.track(others, "timing pairs", len(others)):
                 # one model at a time beside the anchor: sessions loaded side by side slow each other unevenly
-                run = onnx_runner(make_session(models[name], threads))
+                run = onnx_runner(make_session(onnx[name], threads))
                 pair = {
                     anchor: functools.partial(_fixed, anchor_run, anchor_feeds),
                     name: functools.partial(_fixed, run, feeds[tokenizer[name]]),
                 }
-                rounds = paired_rounds(pair, anchor_feeds, cfg.warmup, ROUNDS, calls, SETTLE_S)
+                rounds = paired_rounds(pair, anchor_feeds, cfg.warmup, ROUNDS, calls, cfg.settle_s)
                 anchor_samples += flat(rounds[anchor])
                 timed[name] = summarise(flat(rounds[name])) | {
                     "x_anchor": ratio_with_interval(rounds[name], rounds[anchor], 0.95)
@@ -88,10 +83,7 @@ def run_benchmark(
             fixed[str(threads)] = {anchor: summarise(anchor_samples), **timed}
             if cfg.real_data:
                 real[str(threads)] = {anchor: throughput(anchor_run, encoders[teacher_tokenizer], real_texts), **rates}
-    rss = {
-        name: peak_rss_mb(path, tokenizer[name], labels, max_length, texts, cfg.threads[0])
-        for name, path in models.items()
-    }
+    rss = {name: peak_rss_mb(path, tokenizer[name], max_length, texts, cfg.threads[0]) for name, path in onnx.items()}
     return {
         "host": machine.describe(),
         "anchor": anchor,
@@ -103,14 +95,8 @@ def run_benchmark(
         "real": real,
         "real_sentences": len(real_texts) if cfg.real_data else 0,
         "peak_rss_mb": rss,
-        "file_mb": {name: round(p.stat().st_size / 1e6, 2) for name, p in models.items()},
+        "file_mb": {name: round(p.stat().st_size / 1e6, 2) for name, p in onnx.items()},
     }
-
-
-def _load_pytorch(model_dir: Path):
-    from transformers import AutoModelForSequenceClassification
-
-    return AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True).eval()
 
 
 def _fixed(run, own_feeds: dict, _shared_feeds: dict) -> object:

@@ -1,8 +1,5 @@
-"""Distill stage: a shallower student initialised from chosen teacher layers, trained against the teacher.
-
-Loss = w_labels * CE(labels) + w_logits * T^2 * KL(teacher/T || student/T)
-     + w_hidden * MSE(hidden states of mapped layers, embeddings included)
-     + w_attention * KL(teacher attention || student attention) on mapped layers   (TinyBERT / MiniLM style).
+"""Distill stage: a shallower student initialised from chosen teacher layers, trained against the teacher with
+edgebert.training.losses.distill_loss (the task's loss and output term, hidden states, attention).
 Student layer k copies teacher layer `layers[k]` (0-based); width stays the teacher's, so no projections.
 It does not prune or narrow the model (that is the prune stage's job).
 
@@ -14,14 +11,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import ModuleType
 
 import torch
-import torch.nn.functional as F
 
 from edgebert.data import Dataset
 from edgebert.errors import RecipeError
-from edgebert.recipe import DataConfig, DistillConfig, RecoverConfig
-from edgebert.reporting import Reporter
+from edgebert.recipe import DistillConfig
 
 _LAYER = re.compile(r"^(.*\.(?:layer|layers))\.(\d+)\.(.*)$")
 
@@ -31,10 +27,8 @@ def pick_layers(teacher_layers: int, n: int) -> list[int]:
     return [round((i + 1) * teacher_layers / n) - 1 for i in range(n)]
 
 
-def build_student(teacher, cfg: DistillConfig):
+def build_student(task: ModuleType, teacher, cfg: DistillConfig):
     """A copy of the teacher keeping only the chosen layers, weights copied; returns (student, layers)."""
-    from transformers import AutoModelForSequenceClassification
-
     config = teacher.config
     n_teacher = config.num_hidden_layers
     layers = list(cfg.layers) if cfg.layers is not None else pick_layers(n_teacher, cfg.num_layers)
@@ -44,7 +38,7 @@ def build_student(teacher, cfg: DistillConfig):
         raise RecipeError(f"distill keeps {len(layers)} of the teacher's {n_teacher} layers: choose fewer")
     student_config = type(config).from_dict({**config.to_dict(), "num_hidden_layers": len(layers)})
     student_config._attn_implementation = "eager" if cfg.losses.attention > 0 else config._attn_implementation
-    student = AutoModelForSequenceClassification.from_config(student_config)
+    student = task.model_from_config(student_config)
     source = {layer: k for k, layer in enumerate(layers)}
     state = {}
     for name, tensor in teacher.state_dict().items():
@@ -59,82 +53,53 @@ def build_student(teacher, cfg: DistillConfig):
     return student, layers
 
 
-def distill_loss(
-    student_out,
-    teacher_out,
-    labels: torch.Tensor,
-    mask: torch.Tensor,
-    layers: list[int],
-    cfg: DistillConfig | RecoverConfig,
-    heads: list[list[int]] | None = None,
-) -> torch.Tensor:
-    """The weighted loss; `heads[k]` lists the teacher heads student layer k still has (after pruning)."""
-    w, t = cfg.losses, cfg.temperature
-    loss = w.labels * F.cross_entropy(student_out.logits, labels)
-    if w.logits:
-        soft = F.kl_div(
-            F.log_softmax(student_out.logits / t, -1),
-            F.log_softmax(teacher_out.logits / t, -1),
-            reduction="batchmean",
-            log_target=True,
-        )
-        loss = loss + w.logits * t * t * soft
-    valid = mask.unsqueeze(-1).to(student_out.logits.dtype)
-    if w.hidden:
-        pairs = [(0, 0)] + [(k + 1, layer + 1) for k, layer in enumerate(layers)]
-        mse = sum(
-            ((student_out.hidden_states[s] - teacher_out.hidden_states[h]) ** 2 * valid).sum() for s, h in pairs
-        ) / (valid.sum() * student_out.hidden_states[0].shape[-1] * len(pairs))
-        loss = loss + w.hidden * mse
-    if w.attention:
-        query = mask[:, None, :, None].to(valid.dtype)  # ignore padded query rows
-        kl = 0.0
-        for k, layer in enumerate(layers):
-            p_t, p_s = teacher_out.attentions[layer], student_out.attentions[k]
-            if heads is not None:
-                p_t = p_t[:, heads[k]]
-            kl = kl + (p_t * (p_t.clamp_min(1e-12).log() - p_s.clamp_min(1e-12).log()) * query).sum()
-        rows = sum(a.shape[1] for a in student_out.attentions[: len(layers)])
-        loss = loss + w.attention * kl / (query.sum() * rows)
-    return loss
+def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir: Path, out: Path, ctx) -> dict:
+    """Distil the teacher in `teacher_dir` into `out`; `ctx` gives max_length, model options and the reporter."""
+    from transformers import AutoTokenizer
 
-
-def run_distill(
-    cfg: DistillConfig, data_cfg: DataConfig, data: Dataset, teacher_dir: Path, out: Path, reporter: Reporter
-) -> dict:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from edgebert.stages.training import accuracy, encode, fit
+    from edgebert.training.loop import Splits, fit
 
     needs_attention = cfg.losses.attention > 0
-    teacher = AutoModelForSequenceClassification.from_pretrained(
-        teacher_dir, use_safetensors=True, attn_implementation="eager" if needs_attention else None
-    )
+    teacher = task.load_model(teacher_dir, ctx.model_options, eager_attention=needs_attention)
     teacher.eval()
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
-    student, layers = build_student(teacher, cfg)
+    student, layers = build_student(task, teacher, cfg)
     train_split = data.train.head(cfg.max_train_samples)
-    train = encode(tokenizer, train_split.texts, data.label_ids(train_split), data_cfg.max_length)
-    dev = encode(tokenizer, data.eval.texts, data.label_ids(data.eval), data_cfg.max_length)
-    wants = dict(output_hidden_states=cfg.losses.hidden > 0, output_attentions=needs_attention)
-
-    def step_loss(batch):
-        labels = batch.pop("labels")
-        with torch.no_grad():
-            t_out = teacher(**batch, **wants)
-        s_out = student(**batch, **wants)
-        return distill_loss(s_out, t_out, labels, batch["attention_mask"], layers, cfg)
-
-    init_acc = accuracy(student, dev, tokenizer)
-    result = fit(student, train, dev, tokenizer, cfg, step_loss, reporter, "distill")
+    max_length = ctx.recipe.data.max_length
+    splits = Splits(
+        task.encode(tokenizer, train_split, data, max_length),
+        task.encode(tokenizer, data.eval, data, max_length),
+        tokenizer,
+        task,
+    )
+    step_loss = teacher_loss(task, teacher, student, layers, cfg)
+    init_score = splits.dev_score(student)
+    result = fit(student, splits, cfg, step_loss, ctx.reporter, "distill")
     student.config._attn_implementation = None  # the saved student should pick the fastest kernel when loaded
     student.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    metric = f"dev_{task.DEV_METRIC}"
     return {
         "layers": layers,
         "parameters": sum(p.numel() for p in student.parameters()),
-        "dev_accuracy_at_init": init_acc,
-        "dev_accuracy": result.best_accuracy,
+        f"{metric}_at_init": init_score,
+        metric: result.best_score,
         "best_epoch": result.best_epoch,
         "history": result.history,
     }
+
+
+def teacher_loss(task: ModuleType, teacher, student, layers: list[int], cfg, heads=None):
+    """step_loss(batch) for fit: the teacher's outputs (no gradient) and the student's, through distill_loss."""
+    from edgebert.training.losses import distill_loss
+
+    wants = dict(output_hidden_states=cfg.losses.hidden > 0, output_attentions=cfg.losses.attention > 0)
+
+    def step_loss(batch):
+        targets = {"labels": batch.pop("labels"), "attention_mask": batch["attention_mask"]}
+        with torch.no_grad():
+            t_out = teacher(**batch, **wants)
+        s_out = student(**batch, **wants)
+        return distill_loss(task, s_out, t_out, targets, layers, cfg, heads)
+
+    return step_loss

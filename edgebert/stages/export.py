@@ -1,7 +1,8 @@
 """Export stage: Hugging Face folder -> ONNX with dynamic batch and sequence axes (optimum-onnx), plus a
 transformer-fused copy (onnxruntime.transformers.optimizer), each verified against PyTorch.
 
-Verification runs real sentences through PyTorch and ONNX Runtime and compares logits; a difference above
+Verification runs real sentences through PyTorch and ONNX Runtime and compares every output the task names
+(logits for classifiers); a difference above
 `export.atol` is an ExportError, never a warning. The fused-operator counts (Attention, SkipLayerNormalization,
 Gelu, EmbedLayerNormalization…) are returned for the manifest, so a library upgrade that silently stops fusing
 shows up as a number. It does not quantize.
@@ -12,11 +13,14 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from edgebert.errors import ExportError
+from edgebert.recipe import ExportConfig
 from edgebert.runtime import make_session
 
 FUSED_OPS = (
@@ -34,8 +38,10 @@ FUSED_OPS = (
 )
 
 
-def export_onnx(model_dir: Path, out: Path, opset: int, trust_remote_code: bool = False) -> Path:
-    """Export with optimum-onnx into `out`; returns the path of model.onnx."""
+def export_onnx(
+    model_dir: Path, out: Path, opset: int, optimum_task: str = "text-classification", trust_remote_code: bool = False
+) -> Path:
+    """Export with optimum-onnx (`optimum_task` is the task module's OPTIMUM_TASK) into `out`; returns model.onnx."""
     from optimum.exporters.onnx import main_export
 
     tmp = out / "_optimum"
@@ -44,7 +50,7 @@ def export_onnx(model_dir: Path, out: Path, opset: int, trust_remote_code: bool 
             main_export(
                 str(model_dir),
                 output=tmp,
-                task="text-classification",
+                task=optimum_task,
                 opset=opset,
                 do_validation=False,
                 library_name="transformers",
@@ -86,37 +92,43 @@ def fusions_at_load(model: Path, scratch: Path) -> dict[str, int]:
     return counts
 
 
-Reference = list[tuple[dict[str, np.ndarray], np.ndarray]]
+Reference = list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
 
 
-def pytorch_reference(model_dir: Path, texts: list[str], max_length: int) -> tuple[Reference, object]:
-    """(inputs, PyTorch logits) for one padded batch of `texts` and for batch 1, plus the model's config."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def pytorch_reference(task: ModuleType, model_dir: Path, texts: list[str], max_length: int, options):
+    """(inputs, the task's PyTorch outputs by name) for one padded batch of `texts` and for batch 1, plus the
+    model's config."""
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True).eval()
+    model = task.load_model(model_dir, options).eval()
     reference = []
     for chunk in (texts, texts[:1]):
         enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="np")
         feeds = {k: v.astype(np.int64) for k, v in enc.items()}
-        with torch.no_grad():
-            reference.append((feeds, model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits.numpy()))
+        reference.append((feeds, task.pytorch_outputs(model, feeds)))
     return reference, model.config
 
 
 def verify(onnx_path: Path, reference: Reference, atol: float) -> float:
-    """Max |logit difference| between ORT and the PyTorch reference; an ExportError above `atol`."""
+    """Max |difference| between ORT and the PyTorch reference over every output the task names; an ExportError
+    naming the output above `atol`."""
     session = make_session(onnx_path)
     names = {i.name for i in session.get_inputs()}
-    worst = 0.0
+    outputs = [o.name for o in session.get_outputs()]
+    worst, where = 0.0, ""
     for feeds, expected in reference:
-        got = session.run(None, {k: v for k, v in feeds.items() if k in names})[0]
-        worst = max(worst, float(np.abs(expected - got).max()))
+        got = dict(zip(outputs, session.run(None, {k: v for k, v in feeds.items() if k in names}), strict=True))
+        for name, value in expected.items():
+            if name not in got:
+                raise ExportError(f"{onnx_path.name} has no output {name!r} (it has {', '.join(outputs)})")
+            diff = float(np.abs(value - got[name]).max())
+            if diff > worst:
+                worst, where = diff, name
     if worst > atol:
         raise ExportError(
-            f"{onnx_path.name} does not match PyTorch: max logit difference {worst:.2e} > export.atol {atol:.0e}. "
-            "Try another export.opset, or raise export.atol only if you accept that error."
+            f"{onnx_path.name} does not match PyTorch: max difference in {where!r} {worst:.2e} > export.atol "
+            f"{atol:.0e}. Try another export.opset, or raise export.atol only if you accept that error."
         )
     return worst
 
@@ -126,54 +138,56 @@ def verify(onnx_path: Path, reference: Reference, atol: float) -> float:
 MOBILE_ATOL = 0.02
 
 
-def export_mobile(model_dir: Path, plain: Path, out: Path, texts: list[str], seq: int) -> dict:
+def export_mobile(task: ModuleType, model_dir: Path, plain: Path, out: Path, texts: list[str], seq: int) -> dict:
     """The mobile form of `plain` (fixed [1, seq], NNAPI/CoreML operators), verified against `plain` on `texts`."""
-    from edgebert.mobile_graph import mobile_form
-    from edgebert.runtime import TextClassifier
+    from edgebert.graph.mobile_graph import mobile_form
 
     target = out / "model.mobile.onnx"
     info = mobile_form(plain, target, seq)
     tokenizer = model_dir / "tokenizer.json"
-    ref = TextClassifier.from_files(plain, tokenizer, [], seq).logits(texts, 1)
-    got = TextClassifier.from_files(target, tokenizer, [], seq).logits(texts, 1)
-    worst = float(np.abs(ref - got).max())
+    ref = task.onnx_predictor(plain, tokenizer, None, seq).outputs(texts, 1)
+    got = task.onnx_predictor(target, tokenizer, None, seq).outputs(texts, 1)
+    worst = max(float(np.abs(ref[name] - got[name]).max()) for name in ref)
     if worst > MOBILE_ATOL:
         raise ExportError(
-            f"the mobile form differs from the plain export by {worst:.2e} in logits (> {MOBILE_ATOL}): "
+            f"the mobile form differs from the plain export by {worst:.2e} in outputs (> {MOBILE_ATOL}): "
             "set export.mobile: false and report the model family"
         )
     return {**info, "bytes": target.stat().st_size, "max_abs_diff_vs_plain": worst}
 
 
-def run_export(
-    model_dir: Path,
-    out: Path,
-    texts: list[str],
-    max_length: int,
-    opset: int,
-    atol: float,
-    trust_remote_code: bool = False,
-    mobile_seq: int | None = None,
-) -> dict:
+@dataclass(frozen=True)
+class ExportJob:
+    """One model to export: its Hugging Face folder, the sentences to verify on, and whether to build the mobile
+    form (its sequence length) beside it."""
+
+    model_dir: Path
+    texts: list[str]
+    max_length: int
+    mobile_seq: int | None = None
+
+
+def run_export(task: ModuleType, job: ExportJob, cfg: ExportConfig, out: Path, options) -> dict:
     """model.onnx (plain) and model.fused.onnx, both verified; returns sizes, differences and fusion counts."""
-    reference, config = pytorch_reference(model_dir, texts, max_length)
-    plain = export_onnx(model_dir, out, opset, trust_remote_code)
+    reference, config = pytorch_reference(task, job.model_dir, job.texts, job.max_length, options)
+    plain = export_onnx(job.model_dir, out, cfg.opset, task.OPTIMUM_TASK, options.trust_remote_code)
     fused_path = out / "model.fused.onnx"
     # pruned heads leave layers with different head counts: let the fusion read them from each graph node
     heads, hidden = (0, 0) if config.pruned_heads else (config.num_attention_heads, config.hidden_size)
     offline = fuse(plain, fused_path, heads, hidden)
+    mobile = job.mobile_seq
     return {
-        "opset": opset,
+        "opset": cfg.opset,
         "plain": {
             "bytes": plain.stat().st_size,
-            "max_abs_diff": verify(plain, reference, atol),
+            "max_abs_diff": verify(plain, reference, cfg.atol),
             "fusions_at_load": fusions_at_load(plain, out),
         },
         "fused": {
             "bytes": fused_path.stat().st_size,
-            "max_abs_diff": verify(fused_path, reference, atol),
+            "max_abs_diff": verify(fused_path, reference, cfg.atol),
             "fusions_offline": offline,
             "fusions_at_load": fusions_at_load(fused_path, out),
         },
-        **({"mobile": export_mobile(model_dir, plain, out, texts, mobile_seq)} if mobile_seq else {}),
+        **({"mobile": export_mobile(task, job.model_dir, plain, out, job.texts, mobile)} if mobile else {}),
     }

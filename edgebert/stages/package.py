@@ -1,4 +1,4 @@
-"""Package stage: the deployable folder an app embeds.
+"""Package stage: the deployable folder an app embeds, and its manifest.
 
     dist/model.onnx        the shipped model (INT8 unless quantize.mode is none)
     dist/model.single.onnx with export.single_file: the tokenizer in the graph (onnxruntime-extensions)
@@ -6,22 +6,27 @@
                            (ORT format) and required_operators.config (for a reduced ORT build)
     dist/tokenizer.json    + tokenizer_config.json, special_tokens_map.json, vocab
     dist/config.json       the model config with id2label (Optimum's ORTModelFor… loads the folder as is)
-    dist/edgebert.json     manifest: format version, task, labels, inputs, sha256, metrics, fusions, versions
+    dist/edgebert.json     manifest v2: task block, inputs/outputs, metrics by name, files with sha256, fusions,
+                           latency and host, library versions, the recipe
 
-The manifest format is versioned (`format_version`); readers must refuse versions they do not know.
-It measures nothing; it records what the earlier stages measured.
+The manifest format is versioned (`format_version`, read and validated by edgebert.runtime.manifest); readers
+refuse versions they do not know. It measures nothing; it records what the earlier stages measured.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import platform
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+from edgebert.recipe import Recipe, recipe_to_yaml
 from edgebert.runs import read_json, sha256_file, write_json
+from edgebert.runtime.manifest import FORMAT, FORMAT_VERSION
+from edgebert.timing import machine
 
-MANIFEST_VERSION = 1
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -30,7 +35,18 @@ TOKENIZER_FILES = (
     "vocab.json",
     "merges.txt",
 )
+MOBILE_FILES = ("model.mobile.onnx", "model.mobile.ort", "required_operators.config")
 VERSIONED = ("edgebert", "onnxruntime", "onnx", "torch", "transformers", "optimum-onnx", "tokenizers", "numpy")
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What goes into dist/: the model, the Hugging Face folder whose tokenizer and config ship with it, and the
+    mobile model (beside its .ort file and required_operators.config) when there is one."""
+
+    model: Path
+    source: Path
+    mobile: Path | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -43,52 +59,118 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def write_dist(out: Path, model: Path, student_dir: Path, manifest: dict, mobile: Path | None = None) -> dict:
-    """Copy the model, tokenizer and config into `out` and write edgebert.json; returns the manifest written.
-    `mobile` is the fixed-shape INT8 model for phones, shipped beside model.onnx as model.mobile.onnx."""
-    shutil.copyfile(model, out / "model.onnx")
-    if mobile:
-        shutil.copyfile(mobile, out / "model.mobile.onnx")
-        shutil.copyfile(mobile.parent / "model.mobile.ort", out / "model.mobile.ort")
-        shutil.copyfile(mobile.parent / "required_operators.config", out / "required_operators.config")
-        manifest = manifest | {
-            "mobile_model": manifest["mobile_model"]
-            | {"sha256": sha256_file(out / "model.mobile.onnx"), "bytes": (out / "model.mobile.onnx").stat().st_size}
-        }
+def recipe_sha256(recipe: Recipe) -> str:
+    return hashlib.sha256(recipe_to_yaml(recipe).encode()).hexdigest()
+
+
+def write_dist(out: Path, shipment: Shipment, manifest: dict) -> dict:
+    """Copy the files into `out` and write edgebert.json with the sha256 of each; returns the manifest written."""
+    shutil.copyfile(shipment.model, out / "model.onnx")
+    if shipment.mobile:
+        shutil.copyfile(shipment.mobile, out / "model.mobile.onnx")
+        for name in MOBILE_FILES[1:]:
+            shutil.copyfile(shipment.mobile.parent / name, out / name)
     for name in TOKENIZER_FILES:
-        if (student_dir / name).is_file():
-            shutil.copyfile(student_dir / name, out / name)
-    shutil.copyfile(student_dir / "config.json", out / "config.json")
+        if (shipment.source / name).is_file():
+            shutil.copyfile(shipment.source / name, out / name)
+    shutil.copyfile(shipment.source / "config.json", out / "config.json")
     full = {
-        "format": "edgebert-manifest",
-        "format_version": MANIFEST_VERSION,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
         **manifest,
-        "model": {
-            "file": "model.onnx",
-            "sha256": sha256_file(out / "model.onnx"),
-            "bytes": (out / "model.onnx").stat().st_size,
-        },
-        "tokenizer": "tokenizer.json",
+        "model": {"file": "model.onnx"},
+        "tokenizer": {"file": "tokenizer.json"},
+        "files": files_table(out),
         "versions": library_versions(),
     }
     write_json(out / "edgebert.json", full)
     return full
 
 
+def files_table(out: Path) -> dict[str, dict]:
+    """sha256 and bytes of every file in the folder but the manifest and the stage stamp."""
+    skip = {"edgebert.json", "stage.json"}
+    return {
+        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(out.iterdir())
+        if p.is_file() and p.name not in skip and not p.name.startswith(".")
+    }
+
+
+def build_manifest(ctx) -> dict:
+    """The manifest's content from the run's recorded stages (`ctx`: edgebert.pipeline.context.Context)."""
+    from edgebert.runtime import make_session
+
+    recipe, task, shipped = ctx.recipe, ctx.task, ctx.shipped
+    evaluation, timings = ctx.summary("evaluate"), ctx.summary("benchmark")
+    export, quant = ctx.summary("export"), ctx.summary("quantize")
+    session = make_session(ctx.onnx_models()[shipped], threads=1)
+    part = ctx.student
+    return {
+        "name": recipe.name,
+        "task": {
+            "name": task.NAME,
+            **task.manifest_block(ctx.data),
+            "max_length": recipe.data.max_length,
+            "primary_metric": task.PRIMARY_METRIC,
+            "inputs": [i.name for i in session.get_inputs()],
+            "outputs": [o.name for o in session.get_outputs()],
+        },
+        "opset": recipe.export.opset,
+        "quantization": {k: v for k, v in quant.items() if k not in ("mobile", "unpruned")},
+        **({"vocab": export[part]["vocab"]} if "vocab" in export[part] else {}),
+        "mobile": quant["mobile"],
+        **({"mobile_model": _mobile_manifest(quant["mobile_model"], evaluation, ctx.mobile)} if ctx.mobile else {}),
+        "fusions": {
+            "offline": export[part]["fused"]["fusions_offline"],
+            "at_load_cpu_fp32": export[part]["plain"]["fusions_at_load"],
+            "at_load_cpu_shipped": quant["fusions_at_load"],
+        },
+        "metrics": {
+            "split": evaluation["split"],
+            "n": evaluation["n"],
+            "primary": task.PRIMARY_METRIC,
+            "shipped": {m: evaluation["models"][shipped][m] for m in task.METRICS},
+            "teacher": {m: evaluation["models"]["teacher"][m] for m in task.METRICS},
+        },
+        "latency": {
+            "threads": ctx.threads,
+            "batch": timings["batch"],
+            "seq": timings["seq"],
+            **timings["fixed"][str(ctx.threads)][shipped],
+            "machine": machine.summary(timings.get("host") or machine.describe()),
+        },
+        "recipe_sha256": recipe_sha256(recipe),
+        "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
+    }
+
+
+def _mobile_manifest(built: dict, evaluation: dict, name: str) -> dict:
+    """The fixed-shape, NNAPI/CoreML-ready INT8 model in dist/: its input shape, metrics and usability."""
+    return {
+        "file": "model.mobile.onnx",
+        "ort_file": "model.mobile.ort",
+        "input_shape": [built["batch"], built["seq"]],
+        "metrics": evaluation["models"][name],
+        "quantization": {k: v for k, v in built.items() if k not in ("usability", "batch", "seq", "ort")},
+        "ort_format": built["ort"],
+        "usability": built["usability"],
+    }
+
+
 def add_single_file(out: Path, texts: list[str], max_length: int) -> dict:
     """dist/model.single.onnx (tokenizer in the graph), verified on `texts`, recorded in the manifest."""
-    from edgebert.single_file import build, verify
+    from edgebert.graph.single_file import build, verify
 
     build(out / "model.onnx", out, out / "model.single.onnx", max_length)
     check = verify(out / "model.single.onnx", out / "model.onnx", out / "tokenizer.json", texts, max_length)
     manifest = read_json(out / "edgebert.json")
     manifest["single_file"] = {
         "file": "model.single.onnx",
-        "sha256": sha256_file(out / "model.single.onnx"),
-        "bytes": (out / "model.single.onnx").stat().st_size,
         "input": "text: string [1], one sentence per call",
         "needs": "onnxruntime-extensions (register_custom_ops_library(get_library_path()))",
         "verified": check,
     }
+    manifest["files"] = files_table(out)
     write_json(out / "edgebert.json", manifest)
     return manifest["single_file"]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from edgebert.data import Dataset
 from edgebert.pruning.budget import BudgetSearch, flops_fraction, latency_fraction
@@ -25,44 +26,46 @@ from edgebert.pruning.importance import Importance, score
 from edgebert.pruning.selection import select, targets
 from edgebert.pruning.surgery import apply_plan, encoder_flops, encoder_layers, ffn_width, kept_heads, shape_summary
 from edgebert.quantization.calibration import calibration_feeds
-from edgebert.recipe import DataConfig, PruneConfig, QuantizeConfig, QuantScheme
-from edgebert.reporting import Reporter
+from edgebert.recipe import PruneConfig, QuantScheme
 from edgebert.runs import write_json
+from edgebert.training.loop import Splits
 
 
-def run_prune(
-    cfg: PruneConfig,
-    quantize: QuantizeConfig,
-    data_cfg: DataConfig,
-    data: Dataset,
-    teacher_dir: Path,
-    student_dir: Path,
-    layers: list[int],
-    out: Path,
-    reporter: Reporter,
-    opset: int = 17,
-) -> dict:
-    """Prune the model in `student_dir` (whose layer k copies teacher layer `layers[k]`) into `out`."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+@dataclass(frozen=True)
+class PruneSource:
+    """The model to prune (`student`: its layer k copies teacher layer `layers[k]`) and the teacher it recovers from."""
 
-    from edgebert.stages.training import accuracy, batches, encode
+    teacher: Path
+    student: Path
+    layers: list[int]
 
+
+def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSource, out: Path, ctx) -> dict:
+    """Prune `source.student` into `out`; `ctx` gives the recipe (quantize, export and data settings for a latency
+    budget), model options and the reporter."""
+    from transformers import AutoTokenizer
+
+    from edgebert.training.loop import batches
+
+    reporter, max_length = ctx.reporter, ctx.recipe.data.max_length
+    teacher_dir, student_dir, layers = source.teacher, source.student, source.layers
     attention_loss = cfg.recover is not None and cfg.recover.losses.attention > 0
-    eager = "eager" if attention_loss else None
-    model = AutoModelForSequenceClassification.from_pretrained(
-        student_dir, use_safetensors=True, attn_implementation=eager
-    )
+    model = task.load_model(student_dir, ctx.model_options, eager_attention=attention_loss)
     encoder_layers(model)  # a clear error for model families without prunable heads, before any work
     tokenizer = AutoTokenizer.from_pretrained(student_dir)
     sample = data.train.head(cfg.importance_samples)
-    scoring = encode(tokenizer, sample.texts, data.label_ids(sample), data_cfg.max_length)
-    dev = encode(tokenizer, data.eval.texts, data.label_ids(data.eval), data_cfg.max_length)
+    scoring = task.encode(tokenizer, sample, data, max_length)
+    dev = task.encode(tokenizer, data.eval, data, max_length)
     generator = torch.Generator().manual_seed(cfg.seed)
-    score_batches = list(batches(scoring, tokenizer, 32, generator))
+    score_batches = list(batches(scoring, tokenizer, 32, generator, collate=task.collator(tokenizer)))
+
+    def loss(model, batch: dict) -> torch.Tensor:
+        return task.task_loss(model(**{k: v for k, v in batch.items() if k != "labels"}), batch)
 
     def importance() -> Importance:
-        return score(model, reporter.track(score_batches, "importance", len(score_batches)), _task_loss)
+        return score(model, reporter.track(score_batches, "importance", len(score_batches)), loss)
 
+    metric = f"dev_{task.DEV_METRIC}"
     config = model.config
     heads0, width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
     head_size = config.hidden_size // config.num_attention_heads
@@ -70,7 +73,7 @@ def run_prune(
     gflops_at = _gflops_at(config, len(layers), heads0, width0, head_size, seq)
     before = {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "dev_accuracy": accuracy(model, dev, tokenizer),
+        metric: task.dev_score(model, dev, tokenizer),
         "gflops_at_seq": round(gflops_at(0.0), 4),
     }
     first = importance()
@@ -81,7 +84,7 @@ def run_prune(
         if cfg.budget.gflops is not None:
             search = flops_fraction(gflops_at, cfg.budget.gflops, cfg.budget.max_fraction)
         else:
-            probe = _LatencyProbe(model, tokenizer, first, cfg, quantize, opset, out / "_latency", data.train.texts)
+            probe = _LatencyProbe(model, tokenizer, first, cfg, ctx.recipe, out / "_latency", data.train.texts)
             search = latency_fraction(probe.time, gflops_at, cfg.budget.p50_ms, cfg.budget.max_fraction)
             shutil.rmtree(out / "_latency")
         heads_f = ffn_f = search.fraction
@@ -89,9 +92,7 @@ def run_prune(
 
     teacher = None
     if cfg.recover is not None:
-        teacher = AutoModelForSequenceClassification.from_pretrained(
-            teacher_dir, use_safetensors=True, attn_implementation=eager
-        ).eval()
+        teacher = task.load_model(teacher_dir, ctx.model_options, eager_attention=attention_loss).eval()
     steps = []
     for step in range(1, cfg.steps + 1):
         scores = first if step == 1 else importance()
@@ -100,13 +101,19 @@ def run_prune(
         plan = select(scores, kept_heads(model), drop_total - (heads0 - present), keep, cfg.uniform_heads)
         apply_plan(model, plan)
         record = {"step": step, "removed_heads": plan.heads, "ffn_width": ffn_width(model)[0]}
-        record["dev_accuracy_pruned"] = accuracy(model, dev, tokenizer)
+        record[f"{metric}_pruned"] = task.dev_score(model, dev, tokenizer)
         if teacher is not None:
-            record.update(_recover(model, teacher, tokenizer, layers, cfg, data_cfg, data, dev, reporter, step))
+            splits = Splits(
+                task.encode(tokenizer, data.train.head(cfg.recover.max_train_samples), data, max_length),
+                dev,
+                tokenizer,
+                task,
+            )
+            record.update(_recover(task, model, teacher, splits, layers, cfg, reporter, step))
         reporter.info(
             f"  prune step {step}/{cfg.steps}: {sum(len(h) for h in kept_heads(model))}/{heads0} heads, "
-            f"FFN {ffn_width(model)[0]}/{width0}, dev {record['dev_accuracy_pruned']:.4f} pruned"
-            + (f", {record['dev_accuracy']:.4f} recovered" if "dev_accuracy" in record else "")
+            f"FFN {ffn_width(model)[0]}/{width0}, dev {record[metric + '_pruned']:.4f} pruned"
+            + (f", {record[metric]:.4f} recovered" if metric in record else "")
         )
         steps.append(record)
 
@@ -114,7 +121,7 @@ def run_prune(
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     write_json(out / "importance.json", {"format": "edgebert-importance v1", **first.as_dict()})
-    after_dev = steps[-1].get("dev_accuracy", steps[-1]["dev_accuracy_pruned"])
+    after_dev = steps[-1].get(metric, steps[-1][f"{metric}_pruned"])
     return {
         "target": {"heads": heads_f, "ffn": ffn_f, "budget": cfg.budget.model_dump() if cfg.budget else None},
         "budget_search": search.as_dict() if search else None,
@@ -124,17 +131,12 @@ def run_prune(
         "before": before,
         "after": {
             "parameters": sum(p.numel() for p in model.parameters()),
-            "dev_accuracy": after_dev,
+            metric: after_dev,
             "gflops_at_seq": round(_gflops_of(model, head_size, seq), 4),
         },
-        "dev_accuracy": after_dev,
+        metric: after_dev,
         "steps": steps,
     }
-
-
-def _task_loss(model, batch: dict) -> torch.Tensor:
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
-    return F.cross_entropy(model(**inputs).logits, batch["labels"])
 
 
 def _gflops_at(config, n_layers: int, heads0: int, width0: int, head_size: int, seq: int):
@@ -153,35 +155,25 @@ def _gflops_of(model, head_size: int, seq: int) -> float:
     return encoder_flops(heads, ffn_width(model), model.config.hidden_size, head_size, seq) / 1e9
 
 
-def _recover(model, teacher, tokenizer, layers, cfg: PruneConfig, data_cfg, data, dev, reporter, step) -> dict:
-    from edgebert.stages.distill import distill_loss
-    from edgebert.stages.training import encode, fit
+def _recover(task, model, teacher, splits, layers, cfg: PruneConfig, reporter, step) -> dict:
+    from edgebert.stages.distill import teacher_loss
+    from edgebert.training.loop import fit
 
-    rec = cfg.recover
-    split = data.train.head(rec.max_train_samples)
-    train = encode(tokenizer, split.texts, data.label_ids(split), data_cfg.max_length)
-    wants = dict(output_hidden_states=rec.losses.hidden > 0, output_attentions=rec.losses.attention > 0)
-    heads = kept_heads(model)
-
-    def step_loss(batch):
-        labels = batch.pop("labels")
-        with torch.no_grad():
-            t_out = teacher(**batch, **wants)
-        s_out = model(**batch, **wants)
-        return distill_loss(s_out, t_out, labels, batch["attention_mask"], layers, rec, heads)
-
-    result = fit(model, train, dev, tokenizer, rec, step_loss, reporter, f"recover {step}/{cfg.steps}")
-    return {"dev_accuracy": result.best_accuracy, "best_epoch": result.best_epoch, "history": result.history}
+    step_loss = teacher_loss(task, teacher, model, layers, cfg.recover, kept_heads(model))
+    result = fit(model, splits, cfg.recover, step_loss, reporter, f"recover {step}/{cfg.steps}")
+    metric = f"dev_{task.DEV_METRIC}"
+    return {metric: result.best_score, "best_epoch": result.best_epoch, "history": result.history}
 
 
 class _LatencyProbe:
     """Builds pruned variants in their shipped form (ONNX, quantized as the recipe says) and times them."""
 
-    def __init__(self, model, tokenizer, importance: Importance, cfg: PruneConfig, quantize, opset, work: Path, texts):
-        from edgebert.bench import fixed_input
+    def __init__(self, model, tokenizer, importance: Importance, cfg: PruneConfig, recipe, work: Path, texts):
+        from edgebert.timing.bench import fixed_input
 
         self.model, self.tokenizer, self.importance, self.cfg = model, tokenizer, importance, cfg
-        self.quantize, self.opset, self.work = quantize, opset, work
+        quantize = recipe.quantize
+        self.quantize, self.opset, self.work, self.optimum_task = quantize, recipe.export.opset, work, recipe.task
         self.runners: dict[float, object] = {}
         heads0, self.width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
         self.heads0 = heads0
@@ -206,10 +198,10 @@ class _LatencyProbe:
             self.calibration = calibration_feeds(encode_padded, texts, quantize.calibration)
 
     def _build(self, f: float):
-        from edgebert.bench import onnx_runner
         from edgebert.quantization.schemes import build
         from edgebert.runtime import make_session
         from edgebert.stages.export import export_onnx, fuse
+        from edgebert.timing.bench import onnx_runner
 
         variant = copy.deepcopy(self.model)
         drop, keep = targets(self.heads0, self.width0, f, f)
@@ -220,7 +212,7 @@ class _LatencyProbe:
         self.tokenizer.save_pretrained(folder)
         onnx_dir = folder / "onnx"
         onnx_dir.mkdir()
-        plain = export_onnx(folder, onnx_dir, self.opset)
+        plain = export_onnx(folder, onnx_dir, self.opset, self.optimum_task)
         source = plain
         if self.quantize.source == "fused":
             source = onnx_dir / "model.fused.onnx"
@@ -230,7 +222,7 @@ class _LatencyProbe:
         return onnx_runner(make_session(target, threads=self.cfg.budget.threads))
 
     def time(self, fractions: list[float]) -> dict[float, float]:
-        from edgebert.bench import time_interleaved
+        from edgebert.timing.bench import time_interleaved
 
         for f in fractions:
             if f not in self.runners:

@@ -11,41 +11,47 @@ The stage does not evaluate the shipped model on the test split (evaluate does) 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
-from edgebert.mobile import usability
+from edgebert.data import Dataset
+from edgebert.graph.mobile import usability
+from edgebert.progress import Reporter
+from edgebert.quantization.auto import AutoContext
 from edgebert.quantization.calibration import calibration_feeds
 from edgebert.quantization.candidates import candidates
 from edgebert.quantization.schemes import build, require_gpu
-from edgebert.recipe import QuantizeConfig, QuantScheme
-from edgebert.reporting import Reporter
+from edgebert.recipe import BenchmarkConfig, QuantizeConfig, QuantScheme
+from edgebert.runtime.session import fixed_shape, make_session
+from edgebert.runtime.tokenizer import TextEncoder
 from edgebert.stages.export import fusions_at_load
 
 PAIR_ROUNDS, PAIR_CALLS = 30, 10  # per candidate pair in `auto`: A B / B A rounds of 10 calls each
 
 
-@dataclass
+@dataclass(frozen=True)
 class QuantizeInputs:
-    """Data and settings that static calibration and `auto` need (dynamic, fp16 and none need none)."""
+    """What static calibration and `auto` read (dynamic, fp16 and none need none): the task and its data (train
+    sentences calibrate, the eval split scores), the model's tokenizer, the teacher's ONNX export (auto's bound),
+    and how `auto` times candidates (the benchmark section, at `threads`)."""
 
+    task: ModuleType
+    data: Dataset
     tokenizer: Path
-    labels: list[str]
-    max_length: int
-    train_texts: list[str]
-    eval_texts: list[str]
-    eval_labels: list[int]
     teacher_onnx: Path
+    max_length: int
     max_drop: float
+    timing: BenchmarkConfig
     threads: int
-    batch: int
-    seq: int
-    iterations: int
-    warmup: int
-    reporter: Reporter
+    reporter: Reporter = field(default_factory=Reporter)
     teacher_tokenizer: Path | None = None  # when the student's vocabulary was trimmed; None: `tokenizer`
+
+    def encoder(self, model: Path, tokenizer: Path | None = None, length: int | None = None) -> TextEncoder:
+        names = [i.name for i in make_session(model, threads=1).get_inputs()]
+        return TextEncoder.from_file(tokenizer or self.tokenizer, length or self.max_length, names)
 
 
 def run_quantize(
@@ -66,7 +72,7 @@ def run_quantize(
     if any(s.mode == "static" for s in wanted):
         if inputs is None:
             raise ValueError("static quantization needs QuantizeInputs")
-        calibration = calibration_feeds(_padded_encoder(inputs), inputs.train_texts, cfg.calibration)
+        calibration = calibration_feeds(_padded_encoder(inputs), inputs.data.train.texts, cfg.calibration)
     summary: dict = {}
     if scheme is not None:
         summary.update(build(scheme, source, target, calibration, cfg.calibration))
@@ -77,7 +83,8 @@ def run_quantize(
         ctx = _auto_context(inputs, calibration, cfg.auto.eval_samples)
         result = run_auto(cfg, source, out / "candidates", ctx)
         result["teacher_accuracy"] = round(ctx.bound + inputs.max_drop, 6)
-        result["eval_sentences"] = len(ctx.labels)
+        result["eval_sentences"] = ctx.n
+        result["metric"] = inputs.task.PRIMARY_METRIC
         winner = result.pop("_winner")
         shutil.copyfile(winner.path, target)
         for row in result["candidates"]:
@@ -98,42 +105,40 @@ def run_quantize(
 
 
 def _padded_encoder(inputs: QuantizeInputs):
-    from edgebert.runtime import TextClassifier
-
-    clf = TextClassifier.from_files(inputs.teacher_onnx, inputs.tokenizer, inputs.labels, inputs.max_length)
-    clf.tokenizer.enable_padding(pad_id=clf.tokenizer.padding["pad_id"], length=inputs.max_length)
-    return clf.encode
+    encoder = inputs.encoder(inputs.teacher_onnx)
+    encoder.pad_to(inputs.max_length)
+    return encoder.feeds
 
 
-def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | None):
-    from edgebert.bench import fixed_input, onnx_runner, paired_rounds, ratio_with_interval
-    from edgebert.quantization.auto import AutoContext
-    from edgebert.runtime import TextClassifier, make_session
+@dataclass
+class _Auto(AutoContext):
+    n: int = 0  # eval examples scored
+
+
+def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | None) -> _Auto:
+    from edgebert.timing.bench import fixed_input, onnx_runner, paired_rounds, ratio_with_interval
 
     if inputs is None:
         raise ValueError("quantize mode auto needs QuantizeInputs")
+    task, data, timing = inputs.task, inputs.data, inputs.timing
+    split = data.eval.head(samples)
 
-    texts, labels = inputs.eval_texts[:samples], np.asarray(inputs.eval_labels[:samples])
-
-    def predict(model: Path, tokenizer: Path = inputs.tokenizer) -> np.ndarray:
-        clf = TextClassifier.from_files(model, tokenizer, inputs.labels, inputs.max_length, inputs.threads)
-        return clf.logits(texts).argmax(axis=1)
+    def predict(model: Path, tokenizer: Path = inputs.tokenizer) -> dict:
+        return task.onnx_predictor(model, tokenizer, data, inputs.max_length, inputs.threads).outputs(split.texts)
 
     def time_all(models: dict[str, Path]) -> dict[str, dict]:
         # Pairwise, like `edgebert check`: each candidate against one anchor (dynamic INT8 when it is a
         # candidate), with only those two sessions alive. Timing all seven in one process read the same
         # candidates 10-26% apart from one run to the next: sessions loaded beside each other slow each other
         # unevenly (see README, "Pruning, before and after").
-        encoder = TextClassifier.from_files(
-            inputs.teacher_onnx, inputs.tokenizer, inputs.labels, max(inputs.max_length, inputs.seq), threads=1
-        )
-        feeds = fixed_input(encoder.encode, inputs.eval_texts, inputs.batch, inputs.seq)
+        encode = inputs.encoder(inputs.teacher_onnx, length=max(inputs.max_length, timing.seq)).feeds
+        feeds = fixed_input(encode, data.eval.texts, timing.batch, timing.seq)
         anchor = "dynamic" if "dynamic" in models else next(iter(models))
         inputs.reporter.info(f"  timing {len(models) - 1} candidates against {anchor} at {inputs.threads} thread(s)")
         anchor_p50, ratios = [], {}
         for name in inputs.reporter.track([n for n in models if n != anchor], "timing candidates"):
             runners = {n: onnx_runner(make_session(models[n], inputs.threads)) for n in (anchor, name)}
-            rounds = paired_rounds(runners, feeds, inputs.warmup, PAIR_ROUNDS, PAIR_CALLS, 0.05)
+            rounds = paired_rounds(runners, feeds, timing.warmup, PAIR_ROUNDS, PAIR_CALLS, min(0.05, timing.settle_s))
             ratios[name] = ratio_with_interval(rounds[name], rounds[anchor], 0.95)
             anchor_p50.append(float(np.percentile(np.concatenate(rounds[anchor]), 50)))
         base = float(np.median(anchor_p50)) if anchor_p50 else 0.0
@@ -142,22 +147,27 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
             out[name] = {"p50_ms": round(base * r["ratio"], 3), "vs": anchor, "ratio": r}
         return out
 
-    teacher = float(np.mean(predict(inputs.teacher_onnx, inputs.teacher_tokenizer or inputs.tokenizer) == labels))
+    def score(outputs: dict) -> float:
+        return task.score(outputs, split, data)
+
+    teacher = score(predict(inputs.teacher_onnx, inputs.teacher_tokenizer or inputs.tokenizer))
     inputs.reporter.info(
-        f"  teacher on the eval split: {teacher:.4f}; candidates must reach {teacher - inputs.max_drop:.4f}"
+        f"  teacher on the eval split: {task.PRIMARY_METRIC} {teacher:.4f}; "
+        f"candidates must reach {teacher - inputs.max_drop:.4f}"
     )
-    return AutoContext(predict, labels, time_all, calibration, teacher - inputs.max_drop, inputs.reporter.track)
+    bound = teacher - inputs.max_drop
+    return _Auto(predict, score, task.agreement, time_all, calibration, bound, inputs.reporter.track, n=len(split))
 
 
 def run_mobile_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig, inputs: QuantizeInputs) -> dict:
     """Static QDQ INT8 of the mobile form (per-tensor uint8: what NNAPI and CoreML take), with its usability."""
-    from edgebert.runtime import TextClassifier
-
     source = export_dir / "model.mobile.onnx"
-    fixed = TextClassifier.from_files(source, inputs.tokenizer, inputs.labels, inputs.max_length)
-    batch, seq = fixed.fixed_batch, fixed.fixed_seq
+    session = make_session(source, threads=1)
+    batch, seq = fixed_shape(session)
+    names = [i.name for i in session.get_inputs()]
+    fixed = TextEncoder.from_file(inputs.tokenizer, inputs.max_length, names, seq)
     calibration = calibration_feeds(
-        fixed.encode, inputs.train_texts, cfg.calibration.model_copy(update={"batch_size": batch})
+        fixed.feeds, inputs.data.train.texts, cfg.calibration.model_copy(update={"batch_size": batch})
     )
     scheme = QuantScheme(mode="static", calibrator=cfg.calibration.method)
     built = build(scheme, source, out / "model.onnx", calibration, cfg.calibration)
@@ -174,21 +184,19 @@ def run_mobile_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig, inputs
 def _ort_format(out: Path, inputs: QuantizeInputs) -> dict:
     """model.mobile.ort beside the mobile model, checked to give the same logits on 64 eval sentences."""
     from edgebert.errors import StageError
-    from edgebert.ort_format import to_ort
-    from edgebert.runtime import TextClassifier
+    from edgebert.graph.ort_format import to_ort
 
     info = to_ort(out / "model.onnx", out)
-    texts = inputs.eval_texts[:64]
+    texts = inputs.data.eval.texts[:64]
+    task = inputs.task
     # Compared at the basic optimisation level, where both run the same operators. At "all", ORT fuses the .onnx's
     # QDQ pairs into INT8 kernels, and the runtime-style .ort loaded by a full build may not replay the same
     # fusions: measured 5.0e-2 apart in logits on one SST-2 mobile model (no label changed), 0 at basic.
-    onnx_logits, ort_logits = (
-        TextClassifier.from_files(out / name, inputs.tokenizer, inputs.labels, 512, graph_optimization="basic").logits(
-            texts
-        )
+    onnx_out, ort_out = (
+        task.onnx_predictor(out / name, inputs.tokenizer, inputs.data, 512, graph_optimization="basic").outputs(texts)
         for name in ("model.onnx", info["file"])
     )
-    worst = float(np.abs(onnx_logits - ort_logits).max())
+    worst = max(float(np.abs(onnx_out[k] - ort_out[k]).max()) for k in onnx_out)
     if worst > 1e-4:
-        raise StageError(f"{info['file']} differs from model.onnx by {worst:.1e} in logits: an ORT conversion bug")
+        raise StageError(f"{info['file']} differs from model.onnx by {worst:.1e} in outputs: an ORT conversion bug")
     return {**info, "max_abs_diff_vs_onnx": worst, "checked_sentences": len(texts)}

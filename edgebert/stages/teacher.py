@@ -1,5 +1,5 @@
-"""Teacher stage: load a classification model from a folder, an installed package or a hub id, and fine-tune
-it when the recipe asks (a raw encoder such as the packaged MiniLM has no trained classification head).
+"""Teacher stage: load the task's model from a folder, an installed package or a hub id, and fine-tune it when
+the recipe asks (a raw encoder such as the packaged MiniLM has no trained classification head).
 
 Weights load as safetensors only; remote code runs only when the recipe sets `teacher.trust_remote_code`.
 Output: a Hugging Face folder (model, config with id2label, tokenizer). It does not distil or export.
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from edgebert.data import Dataset
 from edgebert.errors import ModelError, RecipeError
 from edgebert.recipe import DataConfig, TeacherConfig
-from edgebert.reporting import Reporter
-
-HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.")
 
 
 def resolve_model(ref: str, resolve_path) -> str:
@@ -45,64 +43,41 @@ def resolve_model(ref: str, resolve_path) -> str:
     return ref
 
 
-def load_teacher(cfg: TeacherConfig, labels: tuple[str, ...], resolve_path):
+def load_teacher(task: ModuleType, cfg: TeacherConfig, data: Dataset, resolve_path):
     """Returns (model, tokenizer, head_is_new). Errors name the recipe field to fix."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    from edgebert.stages.training import seeded
+    from edgebert.training.loop import seeded
 
     source = resolve_model(cfg.model, resolve_path)
-    kwargs = dict(revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, use_fast=True, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+        )
         with seeded(cfg.finetune.seed if cfg.finetune else 0):  # a new head's initial weights are reproducible
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                source,
-                num_labels=len(labels),
-                id2label=dict(enumerate(labels)),
-                label2id={name: i for i, name in enumerate(labels)},
-                use_safetensors=True,
-                output_loading_info=True,
-                ignore_mismatched_sizes=True,
-                **kwargs,
-            )
+            model, new_head = task.load_model(source, cfg, head=task.head_config(data), with_info=True)
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot load teacher.model {cfg.model!r}: {str(e).splitlines()[0]}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"teacher.model {cfg.model!r} has no fast tokenizer (tokenizer.json), which the runtime needs")
-    new_head = any(k.startswith(HEAD_PREFIXES) for k in info["missing_keys"] + [m[0] for m in info["mismatched_keys"]])
     if not new_head:
-        _check_trained_labels(cfg, source, labels)
+        task.check_trained_head(source, cfg, data, cfg.model)
     return model, tokenizer, new_head
 
 
-def _check_trained_labels(cfg: TeacherConfig, source: str, labels: tuple[str, ...]) -> None:
-    """A trained head with named labels must name the data's labels in the same order, or predictions are wrong."""
-    from transformers import AutoConfig
+def run_teacher(task: ModuleType, cfg: TeacherConfig, data_cfg: DataConfig, data: Dataset, out: Path, ctx) -> dict:
+    """Load (and fine-tune) the teacher, save it to `out`; returns the stage summary. `ctx` gives the recipe's
+    path resolver (`ctx.path`) and the reporter (`ctx.reporter`)."""
+    from edgebert.training.loop import Splits, fit
 
-    trained = AutoConfig.from_pretrained(source, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
-    names = [trained.id2label[i] for i in sorted(trained.id2label)]
-    if all(name.startswith("LABEL_") for name in names) or names == list(labels):
-        return
-    raise ModelError(
-        f"teacher.model {cfg.model!r} was trained for labels {names} (in that order) but the data's labels are "
-        f"{list(labels)}: rename the data's labels to match, or add teacher.finetune to train a new head"
-    )
-
-
-def run_teacher(
-    cfg: TeacherConfig, data_cfg: DataConfig, data: Dataset, out: Path, resolve_path, reporter: Reporter
-) -> dict:
-    """Load (and fine-tune) the teacher, save it to `out`; returns the stage summary."""
-    from edgebert.stages.training import accuracy, encode, fit
-
-    model, tokenizer, new_head = load_teacher(cfg, data.labels, resolve_path)
+    model, tokenizer, new_head = load_teacher(task, cfg, data, ctx.path)
     if new_head and cfg.finetune is None:
         raise RecipeError(
-            f"teacher.model {cfg.model!r} has no trained classification head for labels {list(data.labels)}: "
+            f"teacher.model {cfg.model!r} has no trained {task.NAME} head for labels {list(data.labels)}: "
             "add `teacher.finetune: {epochs: 1}` to the recipe so edgebert trains one"
         )
-    dev = encode(tokenizer, data.eval.texts, data.label_ids(data.eval), data_cfg.max_length)
+    dev = task.encode(tokenizer, data.eval, data, data_cfg.max_length)
+    metric = f"dev_{task.DEV_METRIC}"
     summary: dict = {
         "source": cfg.model,
         "head_was_new": new_head,
@@ -110,11 +85,11 @@ def run_teacher(
     }
     if cfg.finetune is not None:
         train_split = data.train.head(cfg.finetune.max_train_samples)
-        train = encode(tokenizer, train_split.texts, data.label_ids(train_split), data_cfg.max_length)
-        result = fit(model, train, dev, tokenizer, cfg.finetune, lambda b: model(**b).loss, reporter, "teacher")
-        summary.update(dev_accuracy=result.best_accuracy, best_epoch=result.best_epoch, history=result.history)
+        splits = Splits(task.encode(tokenizer, train_split, data, data_cfg.max_length), dev, tokenizer, task)
+        result = fit(model, splits, cfg.finetune, lambda b: model(**b).loss, ctx.reporter, "teacher")
+        summary.update({metric: result.best_score, "best_epoch": result.best_epoch, "history": result.history})
     else:
-        summary["dev_accuracy"] = accuracy(model, dev, tokenizer)
+        summary[metric] = task.dev_score(model, dev, tokenizer)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return summary

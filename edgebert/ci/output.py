@@ -10,24 +10,25 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from edgebert import machine
-from edgebert.check import CheckReport, Result
+from edgebert.ci.check import CheckReport
+from edgebert.gates import Verdict
+from edgebert.timing import machine
 
 ICON = {"pass": "✅ pass", "fail": "❌ FAIL", "inconclusive": "⚠️ inconclusive"}
 
 
-def _measured(r: Result) -> str:
+def _measured(r: Verdict) -> str:
     interval = f" [{r.low:g}, {r.high:g}]" if r.low is not None else ""
     return f"{r.measured:g}{interval}"
 
 
-def _bound(r: Result) -> str:
+def _bound(r: Verdict) -> str:
     op = "≥" if "min" in r.unit or r.unit == "points" else "≤"
     return f"{op} {r.bound:g} {r.unit.replace(' (min)', '')}"
 
 
 def rows(report: CheckReport) -> list[list[str]]:
-    return [[r.budget, ICON[r.status], _measured(r), _bound(r), r.detail] for r in report.results]
+    return [[r.gate, ICON[r.status], _measured(r), _bound(r), r.detail] for r in report.results]
 
 
 def print_table(report: CheckReport, console) -> None:
@@ -76,7 +77,7 @@ def write_junit(report: CheckReport, path: Path) -> None:
         errors="0",
     )
     for r in report.results:
-        case = ET.SubElement(suite, "testcase", classname="edgebert.check", name=r.budget)
+        case = ET.SubElement(suite, "testcase", classname="edgebert.check", name=r.gate)
         message = f"measured {_measured(r)}, bound {_bound(r)} ({r.detail})"
         if r.status == "fail":
             ET.SubElement(case, "failure", message=message, type="budget").text = message

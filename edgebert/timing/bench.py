@@ -95,10 +95,13 @@ def throughput(
 _RSS_PROBE = """
 import json, resource, sys
 from pathlib import Path
-from edgebert.runtime import TextClassifier
+from edgebert.runtime.session import make_session
+from edgebert.runtime.tokenizer import TextEncoder
 a = json.loads(sys.argv[1])
-clf = TextClassifier.from_files(a["model"], a["tokenizer"], a["labels"], a["max_length"], threads=a["threads"])
-clf.logits(a["texts"], batch_size=1)
+session = make_session(a["model"], threads=a["threads"])
+encoder = TextEncoder.from_file(a["tokenizer"], a["max_length"], [i.name for i in session.get_inputs()])
+for text in a["texts"]:
+    session.run(None, encoder.feeds([text]))
 status = Path("/proc/self/status")
 lines = status.read_text().splitlines() if status.exists() else []
 hwm = [line.split()[1] for line in lines if line.startswith("VmHWM")]
@@ -106,15 +109,12 @@ print(hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def peak_rss_mb(
-    model: Path, tokenizer: Path, labels: list[str], max_length: int, texts: list[str], threads: int
-) -> float:
-    """Peak resident memory (MB) of a fresh process that loads the model and classifies `texts` at batch 1."""
+def peak_rss_mb(model: Path, tokenizer: Path, max_length: int, texts: list[str], threads: int) -> float:
+    """Peak resident memory (MB) of a fresh process that loads the model and runs it on `texts` at batch 1."""
     args = json.dumps(
         {
             "model": str(model),
             "tokenizer": str(tokenizer),
-            "labels": labels,
             "max_length": max_length,
             "texts": texts[:64],
             "threads": threads,
@@ -129,7 +129,7 @@ def torch_runner(model) -> Runner:
 
     def run(feeds: dict[str, np.ndarray]) -> object:
         with torch.inference_mode():
-            return model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits
+            return model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
 
     return run
 

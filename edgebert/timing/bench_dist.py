@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgebert.bench import fixed_input, onnx_runner, time_interleaved
-from edgebert.check import FILLER
+from edgebert.ci.check import FILLER
 from edgebert.runtime import load
 from edgebert.runtime.binding import BoundRunner, device_of
+from edgebert.timing.bench import fixed_input, onnx_runner, time_interleaved
 
 
 def bench_dist(

@@ -11,15 +11,14 @@ Only onnxruntime, tokenizers and numpy run models here: no torch. It renders not
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edgebert.budgets import BudgetsError, BudgetsFile
+from edgebert.ci.budgets import BudgetsError, BudgetsFile
 from edgebert.errors import DataError
-from edgebert.gates import EXIT_CODES, Status  # one meaning for pass/fail/inconclusive and their exit codes
+from edgebert.gates import EXIT_CODES, Status, Verdict  # one verdict type and exit codes, shared with the gates
 from edgebert.runtime.providers import NAMES as PROVIDERS  # short name -> ORT provider, shared with the runtime
 
 # Real sentences for the fixed-length latency input when no --data is given (content does not change timing).
@@ -31,21 +30,9 @@ FILLER = [
 
 
 @dataclass
-class Result:
-    budget: str
-    status: Status
-    measured: float
-    bound: float
-    unit: str
-    detail: str
-    low: float | None = None
-    high: float | None = None
-
-
-@dataclass
 class CheckReport:
     candidate: str
-    results: list[Result]
+    results: list[Verdict]
     measurements: dict = field(default_factory=dict)
 
     @property
@@ -62,7 +49,7 @@ class CheckReport:
             "candidate": self.candidate,
             "status": self.status,
             "exit_code": self.exit_code,
-            "results": [asdict(r) for r in self.results],
+            "results": [{"budget": r.gate, **r.as_dict()} for r in self.results],
             "measurements": self.measurements,
         }
 
@@ -78,7 +65,7 @@ class _Model:
     def mb(self) -> float:
         if self.model is not None:
             return self.model.stat().st_size / 1e6
-        return self.manifest["model"]["bytes"] / 1e6
+        return self.manifest["files"][self.manifest["model"]["file"]]["bytes"] / 1e6
 
 
 def run_check(
@@ -100,7 +87,7 @@ def run_check(
         if budgets.relative_to(which) and which not in others:
             raise BudgetsError(f"the budgets file has *_vs_{which} bounds: pass --{which} PATH")
     b = budgets.budgets
-    results: list[Result] = []
+    results: list[Verdict] = []
     report = CheckReport(str(dist), results)
     m = report.measurements
     m["size_mb"] = {"candidate": round(candidate.mb, 3), **{k: round(o.mb, 3) for k, o in others.items()}}
@@ -118,59 +105,51 @@ def run_check(
         for op, least in b.fusions.items():
             got = recorded.get(op, 0)
             results.append(
-                Result(f"fusions.{op}", "pass" if got >= least else "fail", got, least, "nodes (min)", "manifest")
+                Verdict(f"fusions.{op}", "pass" if got >= least else "fail", got, least, "nodes (min)", "manifest")
             )
     if candidate.manifest and candidate.manifest.get("mobile"):
         m["mobile"] = candidate.manifest["mobile"]
     return report
 
 
-def _fixed(name: str, measured: float, bound: float, unit: str, detail: str, minimum: bool = False) -> Result:
+def _fixed(name: str, measured: float, bound: float, unit: str, detail: str, minimum: bool = False) -> Verdict:
     ok = measured >= bound if minimum else measured <= bound
-    return Result(name, "pass" if ok else "fail", round(measured, 4), bound, unit, detail)
+    return Verdict(name, "pass" if ok else "fail", round(measured, 4), bound, unit, detail)
 
 
-def _interval(name: str, est: float, low: float, high: float, bound: float, unit: str, detail: str) -> Result:
+def _interval(name: str, est: float, low: float, high: float, bound: float, unit: str, detail: str) -> Verdict:
     status: Status = "pass" if high <= bound else "fail" if low > bound else "inconclusive"
-    return Result(name, status, est, bound, unit, detail, low, high)
+    return Verdict(name, status, est, bound, unit, detail, low, high)
 
 
 def _load_side(role: str, path: Path, allow_manifest_only: bool, tokenizer: _Model | None = None) -> _Model:
-    from edgebert.runtime.classifier import MANIFEST, DistError, load
+    from edgebert.runtime import DistError, load
+    from edgebert.runtime.manifest import load_json, validate
 
     path = Path(path)
     if path.is_file() and path.suffix == ".onnx" and tokenizer is not None:
         return _Model(role, path, None, tokenizer.tokenizer)
-    if path.is_file() and path.name.endswith(".json"):
-        if not allow_manifest_only:
-            raise BudgetsError(f"--{role} {path}: give a dist folder (or an .onnx file), not a manifest")
-        try:
-            return _Model(role, None, _manifest(json.loads(path.read_text()), path))
-        except json.JSONDecodeError as e:
-            raise BudgetsError(f"--{role} {path} is not JSON: {e.msg}") from None
-    if not path.is_dir():
-        raise BudgetsError(f"--{role} {path} not found: give a dist folder, an edgebert.json or an .onnx file")
     try:
-        load(path)  # verifies the sha256 and that ONNX Runtime can load it
+        if path.is_file() and path.name.endswith(".json"):
+            if not allow_manifest_only:
+                raise BudgetsError(f"--{role} {path}: give a dist folder (or an .onnx file), not a manifest")
+            return _Model(role, None, validate(load_json(path), path))
+        if not path.is_dir():
+            raise BudgetsError(f"--{role} {path} not found: give a dist folder, an edgebert.json or an .onnx file")
+        manifest = load(path).manifest  # validates the manifest, every file's sha256, and that ORT loads the model
     except DistError as e:
         raise BudgetsError(f"--{role}: {e}") from None
-    manifest = _manifest(json.loads((path / MANIFEST).read_text()), path / MANIFEST)
-    return _Model(role, path / manifest["model"]["file"], manifest, path / manifest["tokenizer"])
-
-
-def _manifest(manifest: dict, path: Path) -> dict:
-    if manifest.get("format") != "edgebert-manifest" or manifest.get("format_version") != 1:
-        raise BudgetsError(f"{path} is not an edgebert manifest this version reads (format_version 1)")
-    return manifest
+    return _Model(role, path / manifest["model"]["file"], manifest, path / manifest["tokenizer"]["file"])
 
 
 def _classifier(
     model: _Model, candidate: _Model, threads: int | None = None, providers: list[str] | None = None, seq: int = 0
 ):
-    from edgebert.runtime.classifier import TextClassifier
+    from edgebert.runtime.text_classification import TextClassifier
 
     # timing at `seq` tokens needs a tokenizer that does not truncate below it
-    labels, max_length = candidate.manifest["labels"], max(candidate.manifest["max_length"], seq)
+    task = candidate.manifest["task"]
+    labels, max_length = task.get("labels", []), max(task["max_length"], seq)
     tokenizer = model.tokenizer or candidate.tokenizer
     return TextClassifier.from_files(model.model, tokenizer, labels, max_length, threads, providers)
 
@@ -185,19 +164,19 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
     if data is None:
         if b.accuracy_vs_reference is not None:
             raise BudgetsError("accuracy_vs_reference needs --data (the reference has no recorded accuracy)")
-        recorded = candidate.manifest["metrics"]["accuracy"]
+        recorded = candidate.manifest["metrics"]["shipped"]["accuracy"]
         m["accuracy"] = {"candidate": recorded, "source": "recorded in the manifest at packaging"}
         if b.accuracy is not None:
             r = _fixed("accuracy", recorded["value"], b.accuracy, "fraction (min)", "recorded in the manifest", True)
             results.append(r)
         if b.accuracy_vs_baseline is not None:
-            diff = recorded["value"] - others["baseline"].manifest["metrics"]["accuracy"]["value"]
+            diff = recorded["value"] - others["baseline"].manifest["metrics"]["shipped"]["accuracy"]["value"]
             detail = "both recorded in the manifests"
             bound = b.accuracy_vs_baseline * 100
             results.append(_fixed("accuracy_vs_baseline", round(diff * 100, 3), bound, "points", detail, True))
         return
     texts, gold = read_labelled(data, text, label)
-    labels = candidate.manifest["labels"]
+    labels = candidate.manifest["task"]["labels"]
     unknown = sorted(set(gold) - set(labels))
     if unknown:
         raise DataError(f"--data {data}: labels {unknown[:5]} are not the model's labels {labels}")
@@ -217,7 +196,9 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
             diff = float(np.mean(preds["candidate"] == y) - np.mean(preds[which] == y))
             detail = f"both on {data.name}"
         else:
-            diff = m["accuracy"]["candidate"]["value"] - others[which].manifest["metrics"]["accuracy"]["value"]
+            diff = (
+                m["accuracy"]["candidate"]["value"] - others[which].manifest["metrics"]["shipped"]["accuracy"]["value"]
+            )
             detail = f"candidate on {data.name}, {which} as recorded in its manifest"
         results.append(_fixed(f"accuracy_vs_{which}", round(diff * 100, 3), bound * 100, "points", detail, True))
 
@@ -225,8 +206,8 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
 def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results, m) -> None:
     import onnxruntime as ort
 
-    from edgebert import machine
-    from edgebert.bench import fixed_input, paired_rounds, percentile_with_interval, ratio_with_interval
+    from edgebert.timing import machine
+    from edgebert.timing.bench import fixed_input, paired_rounds, percentile_with_interval, ratio_with_interval
 
     t, b = budgets.timing, budgets.budgets
     available = ort.get_available_providers()

@@ -55,14 +55,14 @@ def trim_tokenizer(tokenizer_json: Path, keep: list[int], out: Path) -> None:
     (out / "vocab.txt").write_text("".join(by_id[old] + "\n" for old in keep))
 
 
-def trim_model(model_dir: Path, out: Path, texts: list[str]) -> dict:
-    """A copy of the HF model folder with the vocabulary cut to `texts`' pieces; returns sizes and a check."""
+def trim_model(task, model_dir: Path, out: Path, texts: list[str], options) -> dict:
+    """A copy of the HF model folder (loaded as `task`'s model, with `options`' trust_remote_code and revision)
+    with the vocabulary cut to `texts`' pieces; returns sizes and a check."""
     import torch
     from tokenizers import Tokenizer
-    from transformers import AutoModelForSequenceClassification
 
     keep = kept_ids(model_dir / "tokenizer.json", texts)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
+    model = task.load_model(model_dir, options)
     old = model.get_input_embeddings()
     rows = old.weight.detach()[torch.tensor(keep)].clone()
     new = torch.nn.Embedding(len(keep), rows.shape[1], padding_idx=keep.index(0) if 0 in keep else None)

@@ -1,4 +1,4 @@
-"""How stages talk to the person running them: progress bars, one-line summaries, warnings.
+"""Progress as stages report it to the person running them: progress bars, one-line summaries, warnings.
 
 The library receives a Reporter and never configures output itself; `Reporter()` is silent (for tests and
 library users), `RichReporter` draws rich progress bars and is what the CLI passes in.

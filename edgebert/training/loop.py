@@ -1,9 +1,9 @@
-"""The training loop fine-tuning and distillation share: AdamW, linear warm-up and decay, length-grouped
-batches with dynamic padding, dev accuracy after each epoch, and the best epoch's weights kept.
+"""The training loop fine-tuning, distillation and recovery share: AdamW, linear warm-up and decay,
+length-grouped batches with dynamic padding, the task's dev score after each epoch, the best epoch's weights kept.
 
-Written here rather than with transformers' Trainer because one short loop serves both the plain
-cross-entropy fine-tune and the four-term distillation loss, reports through edgebert's Reporter, and changes
-no process-wide state (the RNG is forked and seeded locally). It does not save anything; callers do.
+Written here rather than with transformers' Trainer because one short loop serves both the plain task loss
+and the four-term distillation loss, reports through edgebert's Reporter, and changes no process-wide state
+(the RNG is forked and seeded locally). It does not save anything; callers do.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import contextlib
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import torch
-from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+from transformers import get_linear_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from edgebert.progress import Reporter
 from edgebert.recipe import TrainConfig
-from edgebert.reporting import Reporter
 
 Batch = dict[str, torch.Tensor]
 
@@ -33,18 +34,39 @@ class Encoded:
         return len(self.features)
 
 
-def encode(tokenizer, texts: list[str], label_ids: list[int], max_length: int) -> Encoded:
+@dataclass
+class Splits:
+    """What a training run reads: encoded train and dev splits, their tokenizer, and the task that scores them."""
+
+    train: Encoded
+    dev: Encoded
+    tokenizer: object
+    task: ModuleType
+
+    def dev_score(self, model) -> float:
+        return self.task.dev_score(model, self.dev, self.tokenizer)
+
+
+def encode_texts(tokenizer, texts: list[str], label_ids: list, max_length: int) -> Encoded:
     enc = tokenizer(texts, truncation=True, max_length=max_length)
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
     return Encoded([{**{k: enc[k][i] for k in keys}, "labels": label_ids[i]} for i in range(len(texts))])
 
 
 def batches(
-    data: Encoded, tokenizer, batch_size: int, generator: torch.Generator | None = None, group_by_length: bool = True
+    data: Encoded,
+    tokenizer,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    group_by_length: bool = True,
+    collate: Callable | None = None,
 ):
-    """Batches padded to their longest member; with a generator, shuffled (in groups of similar length unless
-    `group_by_length` is false); without one, sorted by length (for evaluation)."""
-    collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+    """Batches padded to their longest member by `collate` (the task's); with a generator, shuffled (in groups of
+    similar length unless `group_by_length` is false); without one, sorted by length (for evaluation)."""
+    if collate is None:
+        from transformers import DataCollatorWithPadding
+
+        collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
     if generator is None:
         order = sorted(range(len(data)), key=lambda i: len(data.features[i]["input_ids"]))
     elif not group_by_length:
@@ -54,16 +76,6 @@ def batches(
         order = list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
     for start in range(0, len(order), batch_size):
         yield collate([data.features[i] for i in order[start : start + batch_size]])
-
-
-@torch.no_grad()
-def accuracy(model, data: Encoded, tokenizer, batch_size: int = 128) -> float:
-    model.eval()
-    correct = 0
-    for batch in batches(data, tokenizer, batch_size):
-        labels = batch.pop("labels")
-        correct += (model(**batch).logits.argmax(-1) == labels).sum().item()
-    return correct / max(1, len(data))
 
 
 @contextlib.contextmanager
@@ -76,22 +88,17 @@ def seeded(seed: int) -> Iterator[None]:
 
 @dataclass
 class FitResult:
-    best_accuracy: float
+    best_score: float
     best_epoch: int
     history: list[dict] = field(default_factory=list)
 
 
 def fit(
-    model,
-    train: Encoded,
-    dev: Encoded,
-    tokenizer,
-    cfg: TrainConfig,
-    step_loss: Callable[[Batch], torch.Tensor],
-    reporter: Reporter,
-    name: str,
+    model, splits: Splits, cfg: TrainConfig, step_loss: Callable[[Batch], torch.Tensor], reporter: Reporter, name: str
 ) -> FitResult:
     """Train `model` with `step_loss(batch) -> loss`; leaves the best dev epoch's weights in `model`."""
+    train, tokenizer, metric = splits.train, splits.tokenizer, splits.task.DEV_METRIC
+    collate = splits.task.collator(tokenizer)
     steps_per_epoch = -(-len(train) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
@@ -104,7 +111,7 @@ def fit(
     ]
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
     schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
-    result = FitResult(best_accuracy=-1.0, best_epoch=0)
+    result = FitResult(best_score=-1.0, best_epoch=0)
     best_state = None
     with seeded(cfg.seed):
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -112,7 +119,7 @@ def fit(
             model.train()
             running, seen = 0.0, 0
             desc = f"{name} epoch {epoch}/{cfg.epochs}"
-            epoch_batches = batches(train, tokenizer, cfg.batch_size, generator, cfg.group_by_length)
+            epoch_batches = batches(train, tokenizer, cfg.batch_size, generator, cfg.group_by_length, collate)
             for batch in reporter.track(epoch_batches, desc, steps_per_epoch):
                 loss = step_loss(batch)
                 loss.backward()
@@ -122,15 +129,13 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 running += loss.item()
                 seen += 1
-            dev_acc = accuracy(model, dev, tokenizer)
+            dev = splits.dev_score(model)
             result.history.append(
-                {"epoch": epoch, "train_loss": round(running / max(1, seen), 5), "dev_accuracy": dev_acc}
+                {"epoch": epoch, "train_loss": round(running / max(1, seen), 5), f"dev_{metric}": dev}
             )
-            reporter.info(
-                f"  {name} epoch {epoch}: train loss {running / max(1, seen):.4f}, dev accuracy {dev_acc:.4f}"
-            )
-            if dev_acc > result.best_accuracy:
-                result.best_accuracy, result.best_epoch = dev_acc, epoch
+            reporter.info(f"  {name} epoch {epoch}: train loss {running / max(1, seen):.4f}, dev {metric} {dev:.4f}")
+            if dev > result.best_score:
+                result.best_score, result.best_epoch = dev, epoch
                 best_state = copy.deepcopy(model.state_dict())
     if best_state is not None:
         model.load_state_dict(best_state)

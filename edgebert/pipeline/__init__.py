@@ -1,0 +1,98 @@
+"""`compress`: run a recipe's stages in order, each into `runs/<name>/<stage>/`, skipping finished ones.
+
+    teacher -> distill -> prune -> export -> quantize -> evaluate -> benchmark -> package (dist/) -> report -> gates
+
+The stages, their keys and their adapters are a table (table.py); the models of a run are named once
+(context.py). This module only walks the table: it computes each key, keeps a finished stage or runs it
+atomically, prints one line per stage, and judges the gates before the report. With pruning, the model before
+pruning is exported, quantized, evaluated and timed too ("unpruned-int8"), so the report compares before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgebert import tasks
+from edgebert.data import fingerprint
+from edgebert.errors import RecipeError
+from edgebert.gates import Verdict, check_gates, exit_code, quality_resolution_warning
+from edgebert.pipeline.context import Context
+from edgebert.pipeline.table import NAMES, STAGES, Stage
+from edgebert.progress import Reporter
+from edgebert.recipe import Recipe
+from edgebert.runs import Run
+
+
+@dataclass
+class Outcome:
+    run_dir: Path
+    dist: Path
+    report: Path
+    verdicts: list[Verdict]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.verdicts)
+
+
+def compress(
+    recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None, from_stage: str | None = None
+) -> Outcome:
+    """Run the recipe; returns where things are and the gate verdicts (the caller decides the exit code)."""
+    reporter = reporter or Reporter()
+    if from_stage is not None and from_stage not in NAMES:
+        raise RecipeError(f"--from {from_stage!r}: stages are {', '.join(NAMES)}")
+    task = tasks.get(recipe.task)
+    data = task.read_data(recipe.data, recipe.path)
+    for note in data.notes:
+        reporter.warn(note)
+    ctx = Context(
+        recipe, task, data, fingerprint(recipe.data, recipe.path), Run(Path(runs_dir) / recipe.name), reporter
+    )
+    forced = set(NAMES[NAMES.index(from_stage) :]) if from_stage else set()
+    for stage in STAGES:
+        if stage.name == "report":  # the verdicts (and their warnings) are part of the report
+            ctx.verdicts = judge(ctx)
+        _run_stage(ctx, stage, stage.name in forced)
+    return Outcome(ctx.run.root, ctx.dir("package"), ctx.dir("report") / "report.md", ctx.verdicts, reporter.warnings)
+
+
+def _run_stage(ctx: Context, stage: Stage, forced: bool) -> None:
+    if not stage.enabled(ctx.recipe):
+        ctx.keys[stage.name] = ctx.keys[stage.reads[0]]
+        return
+    key = ctx.keys[stage.name] = stage.key(ctx)
+    if not forced and ctx.run.done(stage.name, key):
+        ctx.reporter.info(
+            f"[dim]✓ {stage.name:<9} kept from the last run: {stage.describe(ctx, ctx.summary(stage.name))}[/]"
+        )
+        return
+    ctx.reporter.info(f"▶ {stage.name}")
+    with ctx.run.stage(stage.name, key) as (out, summary):
+        summary.update(stage.run(ctx, out))
+    summary = ctx.summary(stage.name)
+    ctx.reporter.info(f"✓ {stage.name:<9} {stage.describe(ctx, summary)} ({_duration(summary['seconds'])})")
+
+
+def judge(ctx: Context) -> list[Verdict]:
+    """The recipe's gates on the recorded evaluation and benchmark of the shipped model."""
+    r, quant = ctx.recipe, ctx.summary("quantize")
+    evaluation, timings = ctx.summary("evaluate"), ctx.summary("benchmark")
+    usable = (
+        ("model.mobile.onnx", quant["mobile_model"]["usability"]) if ctx.mobile else ("model.onnx", quant["mobile"])
+    )
+    quality = r.gates.quality_gate(ctx.task.PRIMARY_METRIC)
+    verdicts = check_gates(
+        r.gates, evaluation, timings, timings["file_mb"][ctx.shipped], usable, ctx.task.PRIMARY_METRIC
+    )
+    if quality is not None and quality.max_drop is not None:
+        warning = quality_resolution_warning(evaluation, quality)
+        if warning:
+            ctx.reporter.warn(warning)
+    return verdicts
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 90 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"

@@ -1,0 +1,60 @@
+"""The task registry: a recipe's `task:` names one module here, and every stage asks that module for what
+differs between tasks (data, head, losses, dev score, export check, metrics, manifest block, report columns,
+budgets). Everything else in the pipeline is shared. Modules are imported when asked for, so naming the tasks
+(recipe validation, `edgebert --help`) loads neither torch nor onnxruntime.
+
+    >>> task = get("text-classification")
+    >>> task.PRIMARY_METRIC
+    'accuracy'
+
+A task module defines the names in `Task` below; docs/architecture.md lists the files a new task touches.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Protocol
+
+from edgebert.errors import RecipeError
+
+TASKS = {"text-classification": "edgebert.tasks.text_classification"}
+
+
+class Task(Protocol):
+    """What a task module provides (checked by tests/test_tasks.py against every registered module)."""
+
+    NAME: str
+    OPTIMUM_TASK: str  # optimum-onnx's export task
+    PRIMARY_METRIC: str  # the metric gates and `auto` use by default; higher is better
+    METRICS: tuple[str, ...]  # every metric evaluate records, primary first
+    DEV_METRIC: str  # the score that picks the best training epoch (stage summaries say dev_<this>)
+    OUTPUTS: tuple[str, ...]  # model outputs export verifies against PyTorch
+
+    def read_data(self, cfg, resolve): ...
+    def head_config(self, dataset) -> dict: ...
+    def load_model(self, folder, options, head=None, eager_attention=False, with_info=False): ...
+    def model_from_config(self, config): ...
+    def encode(self, tokenizer, split, dataset, max_length): ...
+    def collator(self, tokenizer): ...
+    def task_loss(self, outputs, batch): ...
+    def output_loss(self, student_out, teacher_out, batch, cfg): ...
+    def dev_score(self, model, dev, tokenizer) -> float: ...
+    def pytorch_outputs(self, model, feeds) -> dict: ...
+    def onnx_predictor(self, model, tokenizer, dataset, max_length, threads=None, **session): ...
+    def score(self, outputs: dict, split, dataset) -> float: ...
+    def agreement(self, a: dict, b: dict) -> float: ...
+    def metrics(self, outputs: dict, split, dataset, seed: int) -> dict: ...
+    def manifest_block(self, dataset) -> dict: ...
+    def report_columns(self) -> tuple[tuple[str, str], ...]: ...
+
+
+def names() -> tuple[str, ...]:
+    return tuple(TASKS)
+
+
+def get(name: str) -> ModuleType:
+    """The task module registered under `name`; an unknown name is a RecipeError naming the known ones."""
+    if name not in TASKS:
+        raise RecipeError(f"task {name!r} is not one edgebert knows; tasks: {', '.join(TASKS)}")
+    return importlib.import_module(TASKS[name])

@@ -1,0 +1,176 @@
+"""Text classification: a sentence in, one label out (sentiment, topic, intent).
+
+Data: a text column and a label column (edgebert.data); labels are strings, ordered as data.py says. Head:
+sequence classification. Losses: cross-entropy on the labels; output distillation is the temperature-scaled
+KL between teacher and student logits. Dev score and primary metric: accuracy (Wilson 95% interval), with
+macro-F1 (bootstrap interval) beside it. Export check: the `logits` output. Runtime: labels with scores
+(edgebert.runtime.text_classification). Torch and transformers are imported inside the functions that train,
+so importing this module stays light.
+
+    >>> task = edgebert.tasks.get("text-classification")
+    >>> task.score({"logits": np.array([[0.1, 0.9], [2.0, 0.0]])}, split, dataset)   # labels [1, 1]
+    0.5
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgebert.data import Dataset, Split, load_data
+from edgebert.errors import ModelError
+from edgebert.evaluate import agreement as _agreement
+from edgebert.evaluate import classification_metrics
+
+NAME = "text-classification"
+OPTIMUM_TASK = "text-classification"
+PRIMARY_METRIC = "accuracy"
+METRICS = ("accuracy", "macro_f1")
+DEV_METRIC = "accuracy"
+OUTPUTS = ("logits",)
+HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.")
+
+
+def read_data(cfg, resolve) -> Dataset:
+    return load_data(cfg, resolve)
+
+
+def head_config(dataset: Dataset) -> dict:
+    """The config fields that give the model a head for the data's labels."""
+    labels = dataset.labels
+    return {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {name: i for i, name in enumerate(labels)},
+    }
+
+
+def model_class():
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification
+
+
+def load_model(folder, options, head: dict | None = None, eager_attention: bool = False, with_info: bool = False):
+    """The model in `folder` (a path or hub id) with this task's head: safetensors only, remote code only when
+    `options.trust_remote_code`. `head` (from head_config) sizes a new head; `with_info` also returns
+    transformers' loading info and whether the head was newly initialised."""
+    kwargs = dict(revision=options.revision, trust_remote_code=options.trust_remote_code)
+    if eager_attention:
+        kwargs["attn_implementation"] = "eager"
+    if head is not None:
+        kwargs.update(head, ignore_mismatched_sizes=True)
+    if not with_info:
+        return model_class().from_pretrained(folder, use_safetensors=True, **kwargs)
+    model, info = model_class().from_pretrained(folder, use_safetensors=True, output_loading_info=True, **kwargs)
+    new = info["missing_keys"] + [m[0] for m in info["mismatched_keys"]]
+    return model, any(k.startswith(HEAD_PREFIXES) for k in new)
+
+
+def model_from_config(config):
+    return model_class().from_config(config)
+
+
+def check_trained_head(folder, options, dataset: Dataset, source: str) -> None:
+    """A trained head with named labels must name the data's labels in the same order, or predictions are wrong."""
+    from transformers import AutoConfig
+
+    trained = AutoConfig.from_pretrained(folder, revision=options.revision, trust_remote_code=options.trust_remote_code)
+    names = [trained.id2label[i] for i in sorted(trained.id2label)]
+    if all(name.startswith("LABEL_") for name in names) or names == list(dataset.labels):
+        return
+    raise ModelError(
+        f"teacher.model {source!r} was trained for labels {names} (in that order) but the data's labels are "
+        f"{list(dataset.labels)}: rename the data's labels to match, or add teacher.finetune to train a new head"
+    )
+
+
+def encode(tokenizer, split: Split, dataset: Dataset, max_length: int):
+    from edgebert.training.loop import encode_texts
+
+    return encode_texts(tokenizer, split.texts, dataset.label_ids(split), max_length)
+
+
+def collator(tokenizer):
+    from transformers import DataCollatorWithPadding
+
+    return DataCollatorWithPadding(tokenizer, return_tensors="pt")
+
+
+def task_loss(outputs, batch):
+    import torch.nn.functional as F
+
+    return F.cross_entropy(outputs.logits, batch["labels"])
+
+
+def output_loss(student_out, teacher_out, batch, cfg):
+    """w_logits * T^2 * KL(teacher/T || student/T) over the batch (Hinton et al.); cfg is the distill or recover
+    section (its losses.logits weight and temperature)."""
+    import torch.nn.functional as F
+
+    t = cfg.temperature
+    soft = F.kl_div(
+        F.log_softmax(student_out.logits / t, -1),
+        F.log_softmax(teacher_out.logits / t, -1),
+        reduction="batchmean",
+        log_target=True,
+    )
+    return cfg.losses.logits * t * t * soft
+
+
+def dev_score(model, dev, tokenizer, batch_size: int = 128) -> float:
+    """Accuracy on an encoded split (the score that picks the best epoch)."""
+    import torch
+
+    from edgebert.training.loop import batches
+
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for batch in batches(dev, tokenizer, batch_size, collate=collator(tokenizer)):
+            labels = batch.pop("labels")
+            correct += (model(**batch).logits.argmax(-1) == labels).sum().item()
+    return correct / max(1, len(dev))
+
+
+def pytorch_outputs(model, feeds: dict) -> dict[str, np.ndarray]:
+    """The outputs export verifies, from a PyTorch model on numpy feeds."""
+    import torch
+
+    with torch.no_grad():
+        out = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+    return {"logits": out.logits.numpy()}
+
+
+def onnx_predictor(model: Path, tokenizer: Path, dataset: Dataset | None, max_length: int, threads=None, **session):
+    """The runtime predictor for an ONNX file (what apps run), for evaluation and `auto` scoring."""
+    from edgebert.runtime import TextClassifier
+
+    labels = list(dataset.labels) if dataset is not None else []
+    return TextClassifier.from_files(model, tokenizer, labels, max_length, threads, **session)
+
+
+def score(outputs: dict, split: Split, dataset: Dataset) -> float:
+    """The primary metric without its interval (what `auto` compares candidates by)."""
+    y = np.asarray(dataset.label_ids(split))
+    return float(np.mean(outputs["logits"].argmax(axis=1) == y))
+
+
+def agreement(a: dict, b: dict) -> float:
+    """Share of examples where two models predict the same label."""
+    return _agreement(a["logits"], b["logits"])
+
+
+def metrics(outputs: dict, split: Split, dataset: Dataset, seed: int = 0) -> dict:
+    """Every metric in METRICS with its 95% interval: {"accuracy": {"value", "low", "high", "n"}, ...}."""
+    return classification_metrics(outputs["logits"], dataset.label_ids(split), len(dataset.labels), seed)
+
+
+def manifest_block(dataset: Dataset) -> dict:
+    return {"labels": list(dataset.labels)}
+
+
+def report_columns() -> tuple[tuple[str, str], ...]:
+    """(metric, column heading) for report.md's model table, primary first."""
+    return (("accuracy", "accuracy (95% CI)"), ("macro_f1", "macro-F1"))
