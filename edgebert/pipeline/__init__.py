@@ -59,6 +59,22 @@ def compress(
     return Outcome(ctx.run.root, ctx.dir("package"), ctx.dir("report") / "report.md", ctx.verdicts, reporter.warnings)
 
 
+def context(recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None) -> Context:
+    """The run's context: the recipe's task, its data (read and checked) and its run folder."""
+    task = tasks.get(recipe.task)
+    data = task.read_data(recipe.data, recipe.path)
+    run = Run(Path(runs_dir) / recipe.name)
+    return Context(recipe, task, data, fingerprint(recipe.data, recipe.path), run, reporter or Reporter())
+
+
+def plan(ctx: Context) -> dict[str, str]:
+    """Every stage's key up to package, before anything runs (keys depend on the recipe and data only); the
+    report's key also covers the run's warnings, so it is known only at the end."""
+    for stage in STAGES[:-1]:
+        ctx.keys[stage.name] = stage.key(ctx) if stage.enabled(ctx.recipe) else ctx.keys[stage.reads[0]]
+    return dict(ctx.keys)
+
+
 def _run_stage(ctx: Context, stage: Stage, forced: bool) -> None:
     if not stage.enabled(ctx.recipe):
         ctx.keys[stage.name] = ctx.keys[stage.reads[0]]

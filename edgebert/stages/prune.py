@@ -28,6 +28,7 @@ from edgebert.pruning.surgery import apply_plan, encoder_flops, encoder_layers, 
 from edgebert.quantization.calibration import calibration_feeds
 from edgebert.recipe import PruneConfig, QuantScheme
 from edgebert.runs import write_json
+from edgebert.tasks import get as get_task
 from edgebert.training.loop import Splits
 
 
@@ -173,7 +174,9 @@ class _LatencyProbe:
 
         self.model, self.tokenizer, self.importance, self.cfg = model, tokenizer, importance, cfg
         quantize = recipe.quantize
-        self.quantize, self.opset, self.work, self.optimum_task = quantize, recipe.export.opset, work, recipe.task
+        self.quantize, self.opset, self.work = quantize, recipe.export.opset, work
+        self.optimum_task = get_task(recipe.task).OPTIMUM_TASK
+        self.trust_remote_code = recipe.teacher.trust_remote_code
         self.runners: dict[float, object] = {}
         heads0, self.width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
         self.heads0 = heads0
@@ -212,7 +215,7 @@ class _LatencyProbe:
         self.tokenizer.save_pretrained(folder)
         onnx_dir = folder / "onnx"
         onnx_dir.mkdir()
-        plain = export_onnx(folder, onnx_dir, self.opset, self.optimum_task)
+        plain = export_onnx(folder, onnx_dir, self.opset, self.optimum_task, self.trust_remote_code)
         source = plain
         if self.quantize.source == "fused":
             source = onnx_dir / "model.fused.onnx"
