@@ -1,14 +1,17 @@
 """The `edgebert` command: parse arguments, call one library function, print. No logic lives here.
 
-Exit codes: 0 success · 1 unexpected bug · 2 bad input (recipe, budgets, data, files, arguments) · 3 a gate or
-budget failed · 4 a stage could not produce a trustworthy result · 5 `check` was inconclusive.
+Exit codes: 0 success · 1 unexpected bug · 2 bad input (recipe, budgets, data, files, arguments, a run folder
+in use) · 3 a gate or budget failed · 4 a stage could not produce a trustworthy result · 5 a latency gate or
+budget was inconclusive · 6 the disk filled up while a stage was writing · 130 Ctrl-C · 143 SIGTERM.
 Importing this module loads neither torch nor onnxruntime.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -57,8 +60,11 @@ def main() -> None:
     help="Where run folders go (runs/<recipe name>/<stage>/).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the resolved recipe and exit.")
+@click.option("--wait", is_flag=True, help="If another run holds the run folder, wait for it instead of stopping.")
 @_friendly
-def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, runs_dir: Path, dry_run: bool) -> None:
+def compress(
+    recipe: Path, overrides: tuple[str, ...], from_stage: str | None, runs_dir: Path, dry_run: bool, wait: bool
+) -> None:
     """Run RECIPE: teacher, distill, prune, export, quantize, evaluate, benchmark, package, report, gates.
 
     Finished stages are kept and skipped on a re-run. Exits 3 when a gate fails, 5 when none fails but a latency
@@ -74,7 +80,8 @@ def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, r
     from edgebert.progress import RichReporter
 
     reporter = RichReporter()
-    outcome = run_compress(resolved, runs_dir, reporter, from_stage)
+    with _interruptible():
+        outcome = run_compress(resolved, runs_dir, reporter, from_stage, wait)
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for verdict in outcome.verdicts:
         click.secho(verdict.line(), fg=colour[verdict.status], err=True)
@@ -94,11 +101,24 @@ def compress(recipe: Path, overrides: tuple[str, ...], from_stage: str | None, r
 @click.option("--threads", type=int, default=None, help="Intra-op threads (default: ONNX Runtime's choice).")
 @_friendly
 def predict(dist: Path, texts: tuple[str, ...], threads: int | None) -> None:
-    """Classify TEXTS with the model in DIST; prints label, score and text, tab-separated."""
+    """Classify TEXTS with the model in DIST; prints label, score and text, tab-separated (tabs, newlines and
+    backslashes in a text are written as \\t, \\n and \\\\, so each prediction stays one line)."""
     from edgebert.runtime import load
 
-    for text, p in zip(texts, load(dist, threads=threads).predict(list(texts)), strict=False):
-        click.echo(f"{p.label}\t{p.score:.4f}\t{text}")
+    clf = load(dist, threads=threads)
+    for i, cut in enumerate(clf.truncated(list(texts)), 1):
+        if cut:
+            click.secho(
+                f"note: text {i} is longer than the model's {clf.max_length} tokens; only its start was read",
+                fg="yellow",
+                err=True,
+            )
+    for text, p in zip(texts, clf.predict(list(texts)), strict=True):
+        click.echo(f"{p.label}\t{p.score:.4f}\t{_one_line(text)}")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
 
 
 @main.command()
@@ -200,6 +220,35 @@ def check(
         markdown.write_text(to_markdown(report))
     append_github_summary(report)
     sys.exit(report.exit_code)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job), raised where the process is, so it unwinds like Ctrl-C: the stage being
+    written is removed, finished stages stay."""
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """Ctrl-C and SIGTERM end the run with one line and exit 130 or 143 (128 + the signal), finished stages kept.
+    Only the CLI installs a signal handler; the library changes no process-wide state."""
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        which, code = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted (Ctrl-C)", 130)
+        click.secho(
+            f"error: {which}: the stage in progress was discarded, finished stages are kept; "
+            "run the same command to resume",
+            fg="red",
+            err=True,
+        )
+        sys.exit(code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import random
 from collections.abc import Callable
@@ -98,72 +99,140 @@ def _carve(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     return pick(order[n_dev:], train.origin), pick(order[:n_dev], f"{train.origin} (held out)")
 
 
+@dataclass(frozen=True)
+class Row:
+    """One example as read, with where it came from ("data/train.tsv line 12") for error messages."""
+
+    where: str
+    values: dict | list
+
+
 def _read(cfg: DataConfig, name: str, source: Source, resolve: Callable[[str], Path]) -> Split:
     if isinstance(source, HubSource):
-        rows, origin = _read_hub(source), f"hub:{source.hub}/{source.config or ''}:{source.split}"
+        origin = f"hub:{source.hub}/{source.config or ''}:{source.split}"
+        rows = [Row(f"{origin} row {i + 1}", r) for i, r in enumerate(_read_hub(source))]
     elif isinstance(source, DiskSource):
-        rows, origin = _read_disk(resolve(source.disk), source.split, name), source.disk
+        rows = [
+            Row(f"{source.disk} row {i + 1}", r)
+            for i, r in enumerate(_read_disk(resolve(source.disk), source.split, name))
+        ]
+        origin = source.disk
     else:
         path = resolve(source)
         origin = str(source)
         if path.is_dir():
-            rows = _read_disk(path, None, name)
+            rows = [Row(f"{origin} row {i + 1}", r) for i, r in enumerate(_read_disk(path, None, name))]
         elif not path.is_file():
             raise DataError(f"data.{name}: file {path} not found. Fix the path (relative to the recipe's folder).")
         else:
-            rows = _read_file(path, cfg.header)
+            rows = read_rows(path, cfg.header, origin)
+    names = Columns(f"data.{name}", "data.text", "data.label", origin)
     texts, labels = [], []
-    for i, row in enumerate(rows):
-        text, label = _field(row, cfg.text, "text", name, origin, i), _field(row, cfg.label, "label", name, origin, i)
-        if label is None or str(label).strip() == "":
-            raise DataError(f"data.{name} ({origin}) row {i + 1} has an empty label")
-        texts.append(str(text).strip())
-        labels.append(str(label).strip())
+    for row in rows:
+        text, label = names.pick(row, cfg.text, cfg.label)
+        texts.append(text)
+        labels.append(label)
     if not texts:
         raise DataError(f"data.{name} ({origin}) has no examples")
     return Split(texts, labels, origin)
 
 
-def _field(row: dict | list, column: str | int, role: str, split: str, origin: str, i: int) -> object:
-    try:
-        return row[column]
-    except (KeyError, IndexError, TypeError):
-        pass
-    if isinstance(row, dict):
-        have = ", ".join(map(str, row))
+@dataclass(frozen=True)
+class Columns:
+    """How a text and a label are taken from a row, and what the errors call them: the recipe's data.text and
+    data.label, or `edgebert check`'s --text and --label."""
+
+    split: str
+    text: str
+    label: str
+    origin: str
+
+    def pick(self, row: Row, text_column: str | int, label_column: str | int) -> tuple[str, str]:
+        text = self.field(row, text_column, self.text)
+        label = self.field(row, label_column, self.label)
+        if text is None or str(text).strip() == "":
+            empty = "null" if text is None else "empty"
+            raise DataError(f"{row.where}: the text ({self.text}={text_column!r}) is {empty}; fix or remove the row")
+        if label is None or str(label).strip() == "":
+            raise DataError(f"{row.where}: the label ({self.label}={label_column!r}) is empty; fix or remove the row")
+        return str(text).strip(), str(label).strip()
+
+    def field(self, row: Row, column: str | int, option: str) -> object:
+        try:
+            return row.values[column]
+        except (KeyError, IndexError, TypeError):
+            pass
+        if isinstance(row.values, dict):
+            have = ", ".join(map(str, row.values))
+            raise DataError(
+                f"{self.split} ({self.origin}) has no column {column!r} for {option}; columns are: {have}. "
+                f"Set {option} to one of them."
+            )
         raise DataError(
-            f"data.{split} ({origin}) has no column {column!r} for data.{role}; columns are: {have}. "
-            f"Set data.{role} to one of them."
+            f"{row.where} has {len(row.values)} columns, so {option}={column!r} does not exist; "
+            "without a header row, the text and label columns are indices from 0."
         )
-    raise DataError(
-        f"data.{split} ({origin}) row {i + 1} has {len(row)} columns, so data.{role}={column!r} does not exist; "
-        "with data.header: false, data.text and data.label are column indices from 0."
-    )
 
 
-def _read_file(path: Path, header: bool) -> list[dict | list]:
+def read_rows(path: Path, header: bool, origin: str | None = None) -> list[Row]:
+    """Every example of a local TSV/CSV/JSONL file, checked: UTF-8, one JSON object per JSONL line, the same
+    number of fields in every TSV/CSV row. Each error names the file and line."""
+    origin = origin or str(path)
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path} line {n} is not JSON ({e.msg}); JSONL needs one object per line") from None
-        return rows
-    if suffix not in (".tsv", ".csv", ".txt"):
+    if suffix not in (".tsv", ".csv", ".txt", ".jsonl", ".json"):
         raise DataError(f"{path}: unknown data format {suffix!r}; use .tsv, .csv, .jsonl or a save_to_disk folder")
-    with path.open(encoding="utf-8", newline="") as f:
-        # TSV text often holds stray quotes (SST-2 does): read it unquoted; CSV keeps standard quoting
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if suffix != ".csv" else csv.reader(f)
-        rows = [r for r in reader if r]
-    if not header:
-        return rows
+    text = _utf8(path, origin)
+    if suffix in (".jsonl", ".json"):
+        return _jsonl_rows(text, origin)
+    # TSV text often holds stray quotes (SST-2 does): read it unquoted; CSV keeps standard quoting
+    reader = (
+        csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+        if suffix != ".csv"
+        else csv.reader(io.StringIO(text, newline=""))
+    )
+    rows = [(reader.line_num, r) for r in reader if r]
     if not rows:
         return []
-    names = [c.strip() for c in rows[0]]
-    return [dict(zip(names, r, strict=False)) for r in rows[1:]]
+    sep = (
+        "a comma (quote texts that hold commas)"
+        if suffix == ".csv"
+        else "a tab (TSV is read unquoted: remove tabs from texts)"
+    )
+    width, what = len(rows[0][1]), "the header has" if header else "the first row has"
+    for line, r in rows:
+        if len(r) != width:
+            raise DataError(f"{origin} line {line} has {len(r)} fields where {what} {width}: a field holds {sep}")
+    if not header:
+        return [Row(f"{origin} line {line}", r) for line, r in rows]
+    names = [c.strip() for c in rows[0][1]]
+    return [Row(f"{origin} line {line}", dict(zip(names, r, strict=True))) for line, r in rows[1:]]
+
+
+def _utf8(path: Path, origin: str) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(
+            f"{origin} line {line}, column {column}: byte 0x{raw[e.start]:02x} is not UTF-8; re-save the file as UTF-8"
+        ) from None
+
+
+def _jsonl_rows(text: str, origin: str) -> list[Row]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{origin} line {n} is not JSON ({e.msg}); JSONL needs one object per line") from None
+        if not isinstance(value, dict):
+            raise DataError(f"{origin} line {n} is a JSON {type(value).__name__}; JSONL needs one object per line")
+        rows.append(Row(f"{origin} line {n}", value))
+    return rows
 
 
 def _read_disk(path: Path, split: str | None, name: str) -> list[dict]:
@@ -196,13 +265,12 @@ def _import_datasets():
 
 
 def read_labelled(path: Path, text: str | int = "sentence", label: str | int = "label") -> tuple[list[str], list[str]]:
-    """(texts, labels as strings) from one local TSV/CSV/JSONL file with a header, for checks outside a recipe."""
+    """(texts, labels as strings) from one local TSV/CSV/JSONL file with a header, for `edgebert check --data`."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"--data {path} not found")
-    rows = _read_file(path, header=True)
-    texts = [str(_field(r, text, "text", "check", str(path), i)).strip() for i, r in enumerate(rows)]
-    labels = [str(_field(r, label, "label", "check", str(path), i)).strip() for i, r in enumerate(rows)]
-    if not texts:
+    names = Columns("--data", "--text", "--label", str(path))
+    picked = [names.pick(row, text, label) for row in read_rows(path, header=True)]
+    if not picked:
         raise DataError(f"--data {path} has no examples")
-    return texts, labels
+    return [t for t, _ in picked], [y for _, y in picked]

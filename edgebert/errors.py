@@ -1,7 +1,9 @@
 """Errors edgebert raises for problems a user can fix, each with the exit code the CLI returns.
 
-Exit codes: 0 success, 1 an unexpected bug (a traceback), 2 bad input (recipe, data, files, arguments),
-3 a gate failed, 4 a stage could not produce a trustworthy result (e.g. an export that does not match PyTorch).
+Exit codes: 0 success, 1 an unexpected bug (a traceback), 2 bad input (recipe, data, files, arguments, a run
+folder in use), 3 a gate failed, 4 a stage could not produce a trustworthy result (e.g. an export that does not
+match PyTorch), 5 a latency gate or budget was inconclusive, 6 the disk filled up while a stage was writing,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 
@@ -35,3 +37,15 @@ class ExportError(StageError):
 
 class GateFailed(EdgebertError):
     exit_code = 3
+
+
+class RunBusy(EdgebertError):
+    """Another edgebert process holds the run folder."""
+
+    exit_code = 2
+
+
+class DiskFull(EdgebertError):
+    """The disk filled up while a stage was writing; finished stages are kept."""
+
+    exit_code = 6

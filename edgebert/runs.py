@@ -12,6 +12,7 @@ same key (a hash of its config and of the keys of the stages it reads). This mod
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from edgebert.errors import DiskFull, RunBusy
+
 STAMP = "stage.json"
+LEFTOVERS = (".*.tmp-*", ".*.old-*")  # what an interrupted (SIGKILL, power loss) stage leaves in a run folder
+LOW_DISK = 16 << 20  # bytes free under which a failure while writing a stage is reported as a full disk
 FOLDERS = {"package": "dist"}  # the package stage's output is the deployable folder, runs/<name>/dist
 
 
@@ -66,6 +71,45 @@ class Run:
         return read_json(self.dir(stage) / STAMP).get("summary", {})
 
     @contextlib.contextmanager
+    def lock(self, wait: bool = False) -> Iterator[None]:
+        """Hold `runs/.<name>.lock` for the whole run, so two runs never write one run folder: the second is
+        refused with a line naming the first's process, or (`wait`) waits for it. POSIX advisory locks (flock);
+        where fcntl is missing (Windows) runs are not locked."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        path = self.root.with_name(f".{self.root.name}.lock")
+        with open(path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                raise RunBusy(
+                    f"run folder {self.root} is in use by {holder}: wait for it to finish, or pass --wait"
+                ) from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"edgebert process {os.getpid()} (started {time.strftime('%Y-%m-%d %H:%M:%S')})")
+            f.flush()
+            try:
+                yield
+            finally:
+                f.truncate(0)
+
+    def sweep(self) -> tuple[int, int]:
+        """Remove what an interrupted stage left (hidden temporary folders); call with the lock held.
+        Returns (folders removed, bytes freed)."""
+        found = [p for pattern in LEFTOVERS for p in self.root.glob(pattern)] if self.root.is_dir() else []
+        freed = sum(f.stat().st_size for p in found for f in p.rglob("*") if f.is_file())
+        for p in found:
+            shutil.rmtree(p, ignore_errors=True)
+        return len(found), freed
+
+    @contextlib.contextmanager
     def stage(self, stage: str, key: str) -> Iterator[tuple[Path, dict]]:
         """Yield (temp folder, summary dict); on success stamp it and move it into place."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -85,6 +129,33 @@ class Run:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 tmp.rename(final)
+        except Exception as e:
+            if _disk_full(e, self.root):
+                shutil.rmtree(tmp, ignore_errors=True)  # frees what the stage wrote before reporting
+                raise DiskFull(
+                    f"disk full while writing {self.dir(stage)}: free space on {self.root} and re-run; "
+                    "finished stages are kept"
+                ) from None
+            raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _disk_full(error: BaseException, where: Path) -> bool:
+    """ENOSPC anywhere in the exception's chain, or almost no space left where the stage was writing (libraries
+    report a full disk in their own words: a protobuf that will not parse, an export that failed)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    try:
+        return shutil.disk_usage(where).free < LOW_DISK
+    except OSError:
+        return False
+
+
+def recipe_changes(previous: dict, current: dict) -> list[str]:
+    """Top-level recipe sections that differ between two recipe dumps (what a reused run folder is told)."""
+    return sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))

@@ -73,3 +73,64 @@ def test_save_to_disk_folder(tmp_path):
     assert ds.train.texts == ["a", "b"] and ds.labels == ("0", "1")
     with pytest.raises(DataError, match="holds splits"):
         _load(tmp_path, train="ds", eval=split)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "tab.tsv",
+            "sentence\tlabel\ngood\tpos\nbad\tmore text\tneg\n",
+            r"tab.tsv line 3 has 3 fields where the header has 2: a field holds a tab",
+        ),
+        (
+            "comma.csv",
+            "sentence,label\ngood,pos\nbad, really bad,neg\n",
+            r"comma.csv line 3 has 3 fields .*quote texts that hold commas",
+        ),
+        (
+            "null.jsonl",
+            '{"sentence": "a", "label": "pos"}\n\n{"sentence": null, "label": "neg"}\n',
+            r"null.jsonl line 3: the text \(data.text='sentence'\) is null",
+        ),
+        (
+            "empty.tsv",
+            "sentence\tlabel\ngood\tpos\n  \tneg\n",
+            r"empty.tsv line 3: the text \(data.text='sentence'\) is empty",
+        ),
+        (
+            "nolabel.tsv",
+            "sentence\tlabel\ngood\tpos\nbad\t\n",
+            r"nolabel.tsv line 3: the label \(data.label='label'\) is empty",
+        ),
+        (
+            "list.jsonl",
+            '{"sentence": "a", "label": "pos"}\n["b", "neg"]\n',
+            r"list.jsonl line 2 is a JSON list; JSONL needs one object per line",
+        ),
+    ],
+)
+def test_malformed_rows_name_the_file_and_line(tmp_path, name, content, message):
+    (tmp_path / "ok.tsv").write_text("sentence\tlabel\ngood\tpos\nbad\tneg\n")
+    (tmp_path / name).write_text(content)
+    with pytest.raises(DataError, match=message):
+        _load(tmp_path, train=name, eval="ok.tsv")
+
+
+def test_non_utf8_bytes_name_the_line_and_column_and_crlf_reads_like_lf(tmp_path):
+    (tmp_path / "ok.tsv").write_text("sentence\tlabel\ngood\tpos\nbad\tneg\n")
+    (tmp_path / "latin.tsv").write_bytes("sentence\tlabel\ngood\tpos\nbad café\tneg\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.tsv line 3, column 8: byte 0xe9 is not UTF-8; re-save the file"):
+        _load(tmp_path, train="latin.tsv", eval="ok.tsv")
+    (tmp_path / "crlf.tsv").write_bytes(b"sentence\tlabel\r\ngood\tpos\r\nbad\tneg\r\n")
+    assert _load(tmp_path, train="crlf.tsv", eval="ok.tsv").train.labels == ["pos", "neg"]
+
+
+def test_check_data_errors_name_the_options(tmp_path):
+    from edgebert.data import read_labelled
+
+    (tmp_path / "t.tsv").write_text("sentence\tlabel\ngood\tpos\n")
+    with pytest.raises(DataError, match=r"no column 'nope' for --text; columns are: sentence, label. Set --text"):
+        read_labelled(tmp_path / "t.tsv", text="nope")
+    with pytest.raises(DataError, match=r"no column 'y' for --label"):
+        read_labelled(tmp_path / "t.tsv", label="y")

@@ -50,3 +50,21 @@ def test_quickstart_stage_keys_are_those_of_earlier_runs(tmp_path):
     keys = plan(context(recipe, tmp_path))
     assert {s: keys[s] for s in QUICKSTART_KEYS} == QUICKSTART_KEYS
     assert keys["prune"] == keys["distill"]  # a stage the recipe leaves out passes its input's key on
+
+
+def test_a_library_error_on_an_almost_full_disk_is_reported_as_a_full_disk(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from edgebert.errors import DiskFull, StageError
+
+    run = Run(tmp_path / "r")
+    with pytest.raises(StageError, match="export failed"):  # plenty of space: the library's own error
+        with run.stage("export", "k") as (out, _):
+            raise StageError("export failed: INVALID_PROTOBUF")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(100, 100, 0))
+    with pytest.raises(DiskFull, match=r"disk full while writing .*export: free space on"):
+        with run.stage("export", "k") as (out, _):
+            raise StageError("export failed: INVALID_PROTOBUF")
+    assert not list((tmp_path / "r").iterdir())

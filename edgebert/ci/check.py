@@ -158,6 +158,9 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
     wanted = {"accuracy": b.accuracy, "baseline": b.accuracy_vs_baseline, "reference": b.accuracy_vs_reference}
     if all(v is None for v in wanted.values()) and data is None:
         return
+    task = candidate.manifest["task"]["name"]
+    if task != "text-classification":
+        raise BudgetsError(f"accuracy budgets and --data measure text classifiers; {candidate.name} is a {task} model")
     from edgebert.data import read_labelled
     from edgebert.evaluate import accuracy_with_ci
 

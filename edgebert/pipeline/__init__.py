@@ -21,7 +21,7 @@ from edgebert.pipeline.context import Context
 from edgebert.pipeline.table import NAMES, STAGES, Stage
 from edgebert.progress import Reporter
 from edgebert.recipe import Recipe
-from edgebert.runs import Run
+from edgebert.runs import Run, read_json, recipe_changes, write_json
 
 
 @dataclass
@@ -38,25 +38,49 @@ class Outcome:
 
 
 def compress(
-    recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None, from_stage: str | None = None
+    recipe: Recipe,
+    runs_dir: Path,
+    reporter: Reporter | None = None,
+    from_stage: str | None = None,
+    wait: bool = False,
 ) -> Outcome:
-    """Run the recipe; returns where things are and the gate verdicts (the caller decides the exit code)."""
+    """Run the recipe; returns where things are and the gate verdicts (the caller decides the exit code).
+    The run folder is locked for the whole run: a second run on it is refused, or (`wait`) waits."""
     reporter = reporter or Reporter()
     if from_stage is not None and from_stage not in NAMES:
         raise RecipeError(f"--from {from_stage!r}: stages are {', '.join(NAMES)}")
-    task = tasks.get(recipe.task)
-    data = task.read_data(recipe.data, recipe.path)
-    for note in data.notes:
+    ctx = context(recipe, runs_dir, reporter)
+    for note in ctx.data.notes:
         reporter.warn(note)
-    ctx = Context(
-        recipe, task, data, fingerprint(recipe.data, recipe.path), Run(Path(runs_dir) / recipe.name), reporter
-    )
     forced = set(NAMES[NAMES.index(from_stage) :]) if from_stage else set()
-    for stage in STAGES:
-        if stage.name == "report":  # the verdicts (and their warnings) are part of the report
-            ctx.verdicts = judge(ctx)
-        _run_stage(ctx, stage, stage.name in forced)
+    plan(ctx)
+    with ctx.run.lock(wait):
+        _open_run(ctx)
+        for stage in STAGES:
+            if stage.name == "report":  # the verdicts (and their warnings) are part of the report
+                ctx.verdicts = judge(ctx)
+            _run_stage(ctx, stage, stage.name in forced)
     return Outcome(ctx.run.root, ctx.dir("package"), ctx.dir("report") / "report.md", ctx.verdicts, reporter.warnings)
+
+
+def _open_run(ctx: Context) -> None:
+    """Clear what an interrupted run left, and say when the run folder last held another recipe's run."""
+    removed, freed = ctx.run.sweep()
+    if removed:
+        where = ctx.run.root
+        ctx.reporter.info(f"removed {removed} folder(s) an interrupted run left in {where} ({freed / 1e6:.1f} MB)")
+    record = ctx.run.root / "run.json"
+    current = ctx.recipe.model_dump(mode="json", exclude={"base_dir"})
+    if record.is_file():
+        previous = read_json(record)
+        changed = recipe_changes(previous.get("recipe", {}), current)
+        if changed:
+            ctx.reporter.warn(
+                f"{ctx.run.root} holds a run of a different recipe ({previous.get('source', '?')}; sections "
+                f"changed: {', '.join(changed)}): stages whose inputs changed are redone and replace that run's"
+            )
+    ctx.run.root.mkdir(parents=True, exist_ok=True)
+    write_json(record, {"source": ctx.recipe.base_dir, "recipe": current})
 
 
 def context(recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None) -> Context:
@@ -77,9 +101,8 @@ def plan(ctx: Context) -> dict[str, str]:
 
 def _run_stage(ctx: Context, stage: Stage, forced: bool) -> None:
     if not stage.enabled(ctx.recipe):
-        ctx.keys[stage.name] = ctx.keys[stage.reads[0]]
         return
-    key = ctx.keys[stage.name] = stage.key(ctx)
+    key = ctx.keys.get(stage.name) or ctx.keys.setdefault(stage.name, stage.key(ctx))  # the report's: known now
     if not forced and ctx.run.done(stage.name, key):
         ctx.reporter.info(
             f"[dim]✓ {stage.name:<9} kept from the last run: {stage.describe(ctx, ctx.summary(stage.name))}[/]"

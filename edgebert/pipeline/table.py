@@ -19,7 +19,7 @@ from edgebert.pipeline.context import Context
 from edgebert.recipe import Recipe
 from edgebert.runs import stage_key
 
-MANIFEST_KEY = "edgebert-manifest v2"  # in the package stage's key: a dist with an older manifest is re-packaged
+MANIFEST_KEY = "edgebert-manifest v2, README.md"  # in the package key: a dist of an older layout is re-packaged
 
 
 @dataclass(frozen=True)

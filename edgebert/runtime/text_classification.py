@@ -77,6 +77,10 @@ class TextClassifier:
         """Token ids, attention mask and (if the model takes them) token type ids, padded to the longest text."""
         return self.encoder.feeds(texts)
 
+    def truncated(self, texts: list[str]) -> list[bool]:
+        """Which texts are longer than the model reads (max_length tokens, or a fixed-shape model's length)."""
+        return [bool(e.overflowing) for e in self.encoder.encode(list(texts))[1]]
+
     def logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         batch_size = self.fixed_batch or batch_size
         out = [self.run(self.encode(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]

@@ -6,6 +6,8 @@
                            (ORT format) and required_operators.config (for a reduced ORT build)
     dist/tokenizer.json    + tokenizer_config.json, special_tokens_map.json, vocab
     dist/config.json       the model config with id2label (Optimum's ORTModelFor… loads the folder as is)
+    dist/README.md         a model card in the Hugging Face format (edgebert.model_card), so the folder can be
+                           published to a model hub as it is
     dist/edgebert.json     manifest v2: task block, inputs/outputs, metrics by name, files with sha256, fusions,
                            latency and host, library versions, the recipe
 
@@ -22,6 +24,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgebert import model_card
 from edgebert.recipe import Recipe, recipe_to_yaml
 from edgebert.runs import read_json, sha256_file, write_json
 from edgebert.runtime.manifest import FORMAT, FORMAT_VERSION
@@ -83,8 +86,15 @@ def write_dist(out: Path, shipment: Shipment, manifest: dict) -> dict:
         "files": files_table(out),
         "versions": library_versions(),
     }
-    write_json(out / "edgebert.json", full)
-    return full
+    return _write_manifest(out, full)
+
+
+def _write_manifest(out: Path, manifest: dict) -> dict:
+    """README.md (the model card, from the manifest) and edgebert.json, whose files table hashes the card too."""
+    (out / model_card.CARD).write_text(model_card.render(manifest))
+    manifest["files"] = files_table(out)
+    write_json(out / "edgebert.json", manifest)
+    return manifest
 
 
 def files_table(out: Path) -> dict[str, dict]:
@@ -171,6 +181,5 @@ def add_single_file(out: Path, texts: list[str], max_length: int) -> dict:
         "needs": "onnxruntime-extensions (register_custom_ops_library(get_library_path()))",
         "verified": check,
     }
-    manifest["files"] = files_table(out)
-    write_json(out / "edgebert.json", manifest)
+    _write_manifest(out, manifest)
     return manifest["single_file"]

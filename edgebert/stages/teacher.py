@@ -24,12 +24,15 @@ def resolve_model(ref: str, resolve_path) -> str:
     """A local folder, `package:NAME/SUBPATH` (a folder inside an installed package), or a hub id as given."""
     if ref.startswith("package:"):
         name, _, sub = ref.removeprefix("package:").partition("/")
-        spec = importlib.util.find_spec(name)
+        spec = importlib.util.find_spec(name) if name.isidentifier() else None
         if spec is None or not spec.submodule_search_locations:
             raise ModelError(
                 f"teacher.model {ref!r}: package {name!r} is not installed (pip install {name.replace('_', '-')})"
             )
-        folder = Path(list(spec.submodule_search_locations)[0]) / sub
+        root = Path(list(spec.submodule_search_locations)[0]).resolve()
+        folder = (root / sub).resolve()
+        if Path(sub).is_absolute() or not folder.is_relative_to(root):
+            raise ModelError(f"teacher.model {ref!r}: the path after the package name must stay inside {name}")
         if not (folder / "config.json").is_file():
             raise ModelError(f"teacher.model {ref!r}: {folder} holds no config.json")
         return str(folder)
@@ -40,7 +43,49 @@ def resolve_model(ref: str, resolve_path) -> str:
         return str(local)
     if ref.startswith((".", "/", "~")):
         raise ModelError(f"teacher.model {ref!r}: folder {local} not found")
+    _hub_reachable(ref)
     return ref
+
+
+def _hub_reachable(ref: str, timeout_s: float = 3.0) -> None:
+    """Fail in seconds, not after transformers' retries, when a hub id is neither cached nor downloadable."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        return  # cached: transformers loads it without the network
+    fix = (
+        "point teacher.model at a local folder (a saved model) or at package:NAME/SUBPATH (a model shipped in an "
+        "installed package)"
+    )
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError(f"teacher.model {ref!r} is a hub id, not in the local cache, and HF_HUB_OFFLINE is set: {fix}")
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout_s).close()
+    except OSError as e:
+        raise ModelError(
+            f"teacher.model {ref!r} is a hub id, but the hub ({url.hostname}) cannot be reached ({e.strerror or e}): "
+            f"{fix}"
+        ) from None
+
+
+def _refuse_ignored_code(cfg: TeacherConfig, source: str) -> None:
+    """A model that ships its own modelling code (config.json `auto_map`) would silently load as the stock class
+    without trust_remote_code: say so and name the field."""
+    import json
+
+    config = Path(source) / "config.json"
+    if cfg.trust_remote_code or not config.is_file():
+        return
+    if json.loads(config.read_text()).get("auto_map"):
+        raise ModelError(
+            f"teacher.model {cfg.model!r} ships its own modelling code (auto_map in config.json), which edgebert "
+            "does not run unless asked: set teacher.trust_remote_code: true if you trust it, or use a model "
+            "without custom code"
+        )
 
 
 def load_teacher(task: ModuleType, cfg: TeacherConfig, data: Dataset, resolve_path):
@@ -50,6 +95,7 @@ def load_teacher(task: ModuleType, cfg: TeacherConfig, data: Dataset, resolve_pa
     from edgebert.training.loop import seeded
 
     source = resolve_model(cfg.model, resolve_path)
+    _refuse_ignored_code(cfg, source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             source, use_fast=True, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
