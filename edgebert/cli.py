@@ -101,11 +101,17 @@ def compress(
 @click.option("--threads", type=int, default=None, help="Intra-op threads (default: ONNX Runtime's choice).")
 @_friendly
 def predict(dist: Path, texts: tuple[str, ...], threads: int | None) -> None:
-    """Classify TEXTS with the model in DIST; prints label, score and text, tab-separated (tabs, newlines and
+    """Run the model in DIST on TEXTS. A classifier prints label, score and text; a token classifier one line per
+    entity: text number, label, start and end character, score, entity text. Tab-separated (tabs, newlines and
     backslashes in a text are written as \\t, \\n and \\\\, so each prediction stays one line)."""
     from edgebert.runtime import load
 
     clf = load(dist, threads=threads)
+    if clf.manifest["task"]["name"] == "token-classification":
+        for i, found in enumerate(clf.predict(list(texts)), 1):
+            for e in found:
+                click.echo(f"{i}\t{e.label}\t{e.start}\t{e.end}\t{e.score:.4f}\t{_one_line(e.text)}")
+        return
     for i, cut in enumerate(clf.truncated(list(texts)), 1):
         if cut:
             click.secho(

@@ -80,3 +80,58 @@ def gate_resolution_warning(n: int, accuracy: float, max_drop: float) -> str | N
             f"the accuracy gate's {max_drop * 100:.1f} points, so the gate cannot tell a real drop from noise"
         )
     return None
+
+
+def entities(tags: list[str]) -> set[tuple[str, int, int]]:
+    """Entities of one IOB2 sentence, strictly (seqeval's strict mode): B-X opens one, I-X continues it, any
+    other tag ends it; an I-X with nothing of type X open starts nothing.
+
+    >>> sorted(entities(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"]))
+    [('LOC', 4, 5), ('PER', 0, 2)]
+    """
+    found, kind, start = set(), None, 0
+    for i, tag in enumerate([*tags, "O"]):
+        if kind is not None and tag != f"I-{kind}":
+            found.add((kind, start, i))
+            kind = None
+        if tag.startswith("B-"):
+            kind, start = tag[2:], i
+    return found
+
+
+def entity_metrics(gold: list[list[str]], pred: list[list[str]], seed: int = 0, resamples: int = 1000) -> dict:
+    """Entity precision, recall and F1 (strict span match) with 95% bootstrap intervals over sentences, and the
+    same per entity type: {"entity_f1": {"value", "low", "high", "n"}, ..., "per_type": {"PER": {...}}}."""
+    types = sorted({e[0] for g in gold for e in entities(g)})
+    counts = np.zeros((len(gold), len(types) + 1, 3))  # per sentence, per type (+ all): tp, predicted, gold
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        eg, ep = entities(g), entities(p)
+        for j, kind in enumerate([*types, None]):
+            sg = {e for e in eg if kind is None or e[0] == kind}
+            sp = {e for e in ep if kind is None or e[0] == kind}
+            counts[i, j] = (len(sg & sp), len(sp), len(sg))
+    rng = np.random.default_rng(seed)
+    boot = counts[rng.integers(0, len(gold), size=(resamples, len(gold)))].sum(axis=1)  # resamples, types+1, 3
+    total = counts.sum(axis=0)
+
+    def scores(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tp, npred, ngold = c[..., 0], c[..., 1], c[..., 2]
+        p = np.divide(tp, npred, out=np.zeros_like(tp), where=npred > 0)
+        r = np.divide(tp, ngold, out=np.zeros_like(tp), where=ngold > 0)
+        f = np.divide(2 * tp, npred + ngold, out=np.zeros_like(tp), where=(npred + ngold) > 0)
+        return p, r, f
+
+    point, spread = scores(total), scores(boot)
+
+    def metric(k: int, j: int) -> dict:
+        low, high = np.percentile(spread[k][:, j], [2.5, 97.5])
+        return {"value": round(float(point[k][j]), 6), "low": round(float(low), 3), "high": round(float(high), 3),
+                "n": len(gold)}  # fmt: skip
+
+    names = ("entity_precision", "entity_recall", "entity_f1")
+    out = {name: metric(k, len(types)) for k, name in enumerate(names)}
+    out["per_type"] = {
+        kind: {name: metric(k, j) for k, name in enumerate(names)} | {"support": int(total[j, 2])}
+        for j, kind in enumerate(types)
+    }
+    return out

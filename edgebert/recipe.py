@@ -59,6 +59,17 @@ class DataConfig(_Config):
     header: bool = True
     max_length: int = Field(128, ge=8, le=4096)
     eval_fraction: float = Field(0.1, gt=0, lt=1)
+    # token classification (fields added after the first release: left out of the data fingerprint at default)
+    tokens: str = Field("tokens", description="JSONL field holding a sentence's tokens (token-classification)")
+    tags: str = Field("tags", description="JSONL field holding their tags (token-classification)")
+    scheme: Literal["auto", "iob1", "iob2", "iobes"] = Field("auto", description="the data's tagging scheme")
+    label_all_tokens: bool = Field(False, description="train on every sub-token, not only a word's first")
+
+    def fingerprint_json(self) -> str:
+        """The section as the data fingerprint reads it: fields added later are left out at their defaults, so
+        runs made before them keep their keys."""
+        later = {"tokens", "tags", "scheme", "label_all_tokens"}
+        return self.model_dump_json(exclude={f for f in later if f not in self.model_fields_set})
 
 
 class TrainConfig(_Config):
@@ -345,6 +356,8 @@ class Recipe(_Config):
                 "quantize.mode auto needs the accuracy it may lose: "
                 "set quantize.auto.max_drop or gates.accuracy.max_drop (or gates.quality.max_drop)"
             )
+        if self.export.single_file and self.task != "text-classification":
+            raise ValueError(f"export.single_file builds text classifiers only; set it to false for {self.task}")
         if self.export.trim_vocab and self.distill is None and self.prune is None:
             raise ValueError("export.trim_vocab trims the student's vocabulary: add a distill or prune section")
         if lat is not None and lat.max_ratio is not None and not self.benchmark.reference:

@@ -162,6 +162,9 @@ def render_markdown(report: dict) -> str:
         lines.append(
             f"| {r['model']} | " + " | ".join(f"{b['fixed'][t][r['model']]['p50_ms']:.2f}" for t in b["fixed"]) + " |"
         )
+    shipped = report["evaluation"]["models"].get(report["evaluation"].get("shipped"), {})
+    if shipped.get("per_type"):
+        lines += _per_type_section(report["evaluation"]["shipped"], shipped["per_type"])
     if report.get("pruning"):
         lines += _pruning_section(
             report["pruning"], report["models"], metrics[0][0], report.get("dev_metric", "accuracy")
@@ -182,6 +185,20 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     lines += ["", "![accuracy vs latency](accuracy_vs_latency.png)", ""]
     return "\n".join(lines)
+
+
+def _per_type_section(name: str, per_type: dict) -> list[str]:
+    lines = [
+        "",
+        f"### Per entity type ({name}, test split)",
+        "",
+        "| type | precision | recall | F1 (95% CI) | support |",
+    ]
+    lines.append("|---|---|---|---|---|")
+    for kind, m in per_type.items():
+        p, r = m["entity_precision"]["value"] * 100, m["entity_recall"]["value"] * 100
+        lines.append(f"| {kind} | {p:.2f} | {r:.2f} | {_acc(m['entity_f1'])} | {m['support']} |")
+    return lines
 
 
 def _pruning_section(prune: dict, models: list[dict], metric: str, dev: str) -> list[str]:
@@ -240,8 +257,8 @@ def _quantization_section(quant: dict) -> list[str]:
                 else f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."
             ),
             "",
-            "| candidate | eval accuracy | p50 ms | x anchor (95%) | MB | FP32 nodes | within bound "
-            "| NNAPI (fixed shapes) |",
+            f"| candidate | eval {auto.get('metric', 'accuracy')} | p50 ms | x anchor (95%) | MB | FP32 nodes "
+            "| within bound | NNAPI (fixed shapes) |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for c in auto["candidates"]:

@@ -16,7 +16,10 @@ from edgebert.runtime.providers import choose, used
 from edgebert.runtime.session import make_session
 
 # task name -> "module:class" of its predictor; each class has from_manifest(session, tokenizer, task, io_binding)
-PREDICTORS = {"text-classification": "edgebert.runtime.text_classification:TextClassifier"}
+PREDICTORS = {
+    "text-classification": "edgebert.runtime.text_classification:TextClassifier",
+    "token-classification": "edgebert.runtime.token_classification:TokenClassifier",
+}
 
 
 def predictor_class(task: str) -> type:

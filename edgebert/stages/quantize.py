@@ -124,7 +124,7 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
     split = data.eval.head(samples)
 
     def predict(model: Path, tokenizer: Path = inputs.tokenizer) -> dict:
-        return task.onnx_predictor(model, tokenizer, data, inputs.max_length, inputs.threads).outputs(split.texts)
+        return task.onnx_outputs(task.onnx_predictor(model, tokenizer, data, inputs.max_length, inputs.threads), split)
 
     def time_all(models: dict[str, Path]) -> dict[str, dict]:
         # Pairwise, like `edgebert check`: each candidate against one anchor (dynamic INT8 when it is a

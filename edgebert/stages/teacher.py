@@ -107,7 +107,12 @@ def load_teacher(task: ModuleType, cfg: TeacherConfig, data: Dataset, resolve_pa
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"teacher.model {cfg.model!r} has no fast tokenizer (tokenizer.json), which the runtime needs")
     if not new_head:
-        task.check_trained_head(source, cfg, data, cfg.model)
+        from transformers import AutoConfig
+
+        # the trained head's own label order, before the loading above set the data's names on the config
+        trained = AutoConfig.from_pretrained(source, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+        names = [trained.id2label[i] for i in sorted(trained.id2label)]
+        model = task.adopt_trained_head(model, data, cfg.model, names)
     return model, tokenizer, new_head
 
 

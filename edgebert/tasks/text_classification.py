@@ -22,6 +22,7 @@ from edgebert.data import Dataset, Split, load_data
 from edgebert.errors import ModelError
 from edgebert.evaluate import agreement as _agreement
 from edgebert.evaluate import classification_metrics
+from edgebert.tasks import hf
 
 NAME = "text-classification"
 OPTIMUM_TASK = "text-classification"
@@ -54,32 +55,20 @@ def model_class():
 
 def load_model(folder, options, head: dict | None = None, eager_attention: bool = False, with_info: bool = False):
     """The model in `folder` (a path or hub id) with this task's head: safetensors only, remote code only when
-    `options.trust_remote_code`. `head` (from head_config) sizes a new head; `with_info` also returns
-    transformers' loading info and whether the head was newly initialised."""
-    kwargs = dict(revision=options.revision, trust_remote_code=options.trust_remote_code)
-    if eager_attention:
-        kwargs["attn_implementation"] = "eager"
-    if head is not None:
-        kwargs.update(head, ignore_mismatched_sizes=True)
-    if not with_info:
-        return model_class().from_pretrained(folder, use_safetensors=True, **kwargs)
-    model, info = model_class().from_pretrained(folder, use_safetensors=True, output_loading_info=True, **kwargs)
-    new = info["missing_keys"] + [m[0] for m in info["mismatched_keys"]]
-    return model, any(k.startswith(HEAD_PREFIXES) for k in new)
+    `options.trust_remote_code`. `head` (from head_config) sizes a new head; `with_info` also returns whether the
+    head was newly initialised."""
+    return hf.load_model(model_class(), HEAD_PREFIXES, folder, options, head, eager_attention, with_info)
 
 
 def model_from_config(config):
     return model_class().from_config(config)
 
 
-def check_trained_head(folder, options, dataset: Dataset, source: str) -> None:
-    """A trained head with named labels must name the data's labels in the same order, or predictions are wrong."""
-    from transformers import AutoConfig
-
-    trained = AutoConfig.from_pretrained(folder, revision=options.revision, trust_remote_code=options.trust_remote_code)
-    names = [trained.id2label[i] for i in sorted(trained.id2label)]
+def adopt_trained_head(model, dataset: Dataset, source: str, names: list[str]):
+    """A trained head (its labels `names`, in output order) must name the data's labels in the same order, or
+    predictions are wrong; returns the model as it is (an error names the fix otherwise)."""
     if all(name.startswith("LABEL_") for name in names) or names == list(dataset.labels):
-        return
+        return model
     raise ModelError(
         f"teacher.model {source!r} was trained for labels {names} (in that order) but the data's labels are "
         f"{list(dataset.labels)}: rename the data's labels to match, or add teacher.finetune to train a new head"
@@ -149,6 +138,26 @@ def onnx_predictor(model: Path, tokenizer: Path, dataset: Dataset | None, max_le
 
     labels = list(dataset.labels) if dataset is not None else []
     return TextClassifier.from_files(model, tokenizer, labels, max_length, threads, **session)
+
+
+def onnx_outputs(predictor, split: Split, batch_size: int = 32, track=None) -> dict[str, np.ndarray]:
+    """The predictor's logits for every example of `split`, in order; `track` wraps the batches (progress)."""
+    chunks = [split.texts[i : i + batch_size] for i in range(0, len(split), batch_size)]
+    parts = [predictor.logits(c, batch_size) for c in (track(chunks) if track else chunks)]
+    return {"logits": np.concatenate(parts) if parts else np.zeros((0, len(predictor.labels)), np.float32)}
+
+
+def torch_outputs(model, tokenizer, split: Split, max_length: int, batch_size: int = 32, track=None) -> dict:
+    """The PyTorch model's logits for every example of `split`, in order (the reference evaluate reports)."""
+    import torch
+
+    chunks = [split.texts[i : i + batch_size] for i in range(0, len(split), batch_size)]
+    parts = []
+    with torch.inference_mode():
+        for chunk in track(chunks) if track else chunks:
+            enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+            parts.append(pytorch_outputs(model, {k: v.astype(np.int64) for k, v in enc.items()})["logits"])
+    return {"logits": np.concatenate(parts)}
 
 
 def score(outputs: dict, split: Split, dataset: Dataset) -> float:

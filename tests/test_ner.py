@@ -1,0 +1,187 @@
+"""Token classification (NER): CoNLL and JSONL readers with scheme conversion and strict errors, entity F1 as
+seqeval computes it, and the whole pipeline on the tiny BERT with the demo NER data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgebert.cli import main
+from edgebert.data.tagged import load_tagged, to_iob2
+from edgebert.errors import DataError
+from edgebert.evaluate import entities, entity_metrics
+from edgebert.recipe import DataConfig
+
+from .conftest import ROOT, write_recipe
+
+DEMO_NER = ROOT / "recipes" / "data" / "demo-ner"
+IOB1 = "-DOCSTART- -X- O O\r\n\r\nEU NNP I-NP I-ORG\r\nrejects VBZ I-VP O\r\nGerman JJ I-NP I-MISC\r\n. . O O\r\n\r\n"
+IOB1 += "Peter NNP I-NP I-PER\r\nBlackburn NNP I-NP I-PER\r\n\r\nIn IN I-PP O\r\nLondon NNP I-NP I-LOC\r\nParis NNP I-NP B-LOC\r\n"
+
+
+def _load(tmp_path, **cfg):
+    return load_tagged(DataConfig(**cfg), lambda p: tmp_path / p)
+
+
+def test_conll_iob1_with_crlf_and_docstart_reads_as_iob2(tmp_path):
+    (tmp_path / "train.txt").write_bytes(IOB1.encode())
+    ds = _load(tmp_path, train="train.txt", eval="train.txt")
+    assert ds.scheme == "iob1" and ds.types == ("LOC", "MISC", "ORG", "PER")
+    assert ds.train.words[0] == ["EU", "rejects", "German", "."]
+    assert ds.train.tags == [["B-ORG", "O", "B-MISC", "O"], ["B-PER", "I-PER"], ["O", "B-LOC", "B-LOC"]]
+    assert ds.labels == ("O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER")
+    assert ds.train.texts[1] == "Peter Blackburn"
+    assert to_iob2(["S-PER", "B-LOC", "E-LOC", "O"], "iobes") == ["B-PER", "B-LOC", "I-LOC", "O"]
+
+
+def test_jsonl_tokens_and_tags(tmp_path):
+    rows = [{"tokens": ["Ann", "lives", "in", "Rome"], "tags": ["B-PER", "O", "O", "B-LOC"]}]
+    (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r) for r in rows * 3))
+    ds = _load(tmp_path, train="t.jsonl", eval="t.jsonl")
+    assert ds.scheme == "iob2" and ds.train.words[0] == ["Ann", "lives", "in", "Rome"] and len(ds.eval) == 3
+
+
+@pytest.mark.parametrize(
+    ("files", "cfg", "message"),
+    [
+        (
+            {"t.txt": "Ann B-PER\nRome B-LOC x\n"},
+            {},
+            r"t.txt line 2 has 3 columns where the file's first token line has 2",
+        ),
+        (
+            {"t.txt": "Ann B-PER\nRome LOC\n"},
+            {},
+            r"t.txt line 2: tag 'LOC' is not O or B-/I-/E-/S- followed by an entity type",
+        ),
+        (
+            {"t.txt": "Ann I-PER\n", "d.txt": "Rome B-LOC\nAnn B-PER\n"},
+            {"test": "d.txt"},
+            r"data.test \(d.txt\) has entity types never seen in train: LOC",
+        ),
+        (
+            {"t.txt": "Ann I-PER\n"},
+            {"scheme": "iob2"},
+            r"t.txt line 1: 'I-PER' opens an entity, which IOB2 does not allow .* set data.scheme: iob1",
+        ),
+        ({"t.txt": "\n\n-DOCSTART- O\n"}, {}, r"data.train \(t.txt\) has no sentences"),
+        ({"t.jsonl": '{"tokens": ["a", "b"], "tags": ["O"]}\n'}, {}, r"t.jsonl line 1: 2 tokens but 1 tags"),
+        ({"t.txt": "Ann O\nlives O\n"}, {}, r"data.train \(t.txt\) has no entities: every tag is O"),
+    ],
+)
+def test_bad_tagged_data_names_file_line_and_fix(tmp_path, files, cfg, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    train = next(iter(files))
+    with pytest.raises(DataError, match=message):
+        _load(tmp_path, train=train, eval=train, **cfg)
+
+
+def test_entity_f1_matches_seqeval_strict_and_has_intervals():
+    import random
+
+    from seqeval.metrics import f1_score, precision_score, recall_score
+    from seqeval.scheme import IOB2
+
+    rng = random.Random(0)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    gold = [[rng.choice(tags) for _ in range(rng.randint(1, 10))] for _ in range(400)]
+    pred = [[t if rng.random() < 0.8 else rng.choice(tags) for t in g] for g in gold]
+    m = entity_metrics(gold, pred)
+    assert m["entity_f1"]["value"] == pytest.approx(f1_score(gold, pred, mode="strict", scheme=IOB2), abs=1e-6)
+    assert m["entity_precision"]["value"] == pytest.approx(precision_score(gold, pred, mode="strict", scheme=IOB2))
+    assert m["entity_recall"]["value"] == pytest.approx(recall_score(gold, pred, mode="strict", scheme=IOB2))
+    assert m["entity_f1"]["low"] < m["entity_f1"]["value"] < m["entity_f1"]["high"]
+    assert set(m["per_type"]) == {"LOC", "PER"} and m["per_type"]["PER"]["support"] > 0
+
+
+@pytest.fixture(scope="module")
+def ner_run(tiny_bert, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ner")
+    recipe = write_recipe(
+        folder,
+        str(tiny_bert),
+        task="token-classification",
+        data={
+            "train": str(DEMO_NER / "train.conll"),
+            "eval": str(DEMO_NER / "dev.conll"),
+            "test": str(DEMO_NER / "test.conll"),
+            "max_length": 32,
+        },
+        # the tiny BERT learns the templated demo entities in seconds (dev entity F1 0.93 after 30 epochs)
+        teacher={"model": str(tiny_bert), "finetune": {"epochs": 30, "batch_size": 16, "lr": 1e-2}},
+        distill={"num_layers": 1, "epochs": 20, "batch_size": 16, "lr": 1e-2},
+        gates={"quality": {"max_drop": 0.3}, "size": {"max_mb": 50}},
+    )
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
+    assert result.exit_code == 0, result.output
+    return folder / "runs" / "tiny", result
+
+
+def test_ner_pipeline_ships_a_token_classifier(ner_run):
+    from edgebert.runtime import load
+    from edgebert.runtime.token_classification import Entity, TokenClassifier
+
+    run, result = ner_run
+    manifest = json.loads((run / "dist" / "edgebert.json").read_text())
+    assert manifest["task"]["name"] == "token-classification" and manifest["task"]["entity_types"] == [
+        "LOC",
+        "ORG",
+        "PER",
+    ]
+    assert set(manifest["metrics"]["shipped"]) == {"entity_f1", "entity_precision", "entity_recall"}
+    assert "pass  entity_f1" in result.output
+    evaluation = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]
+    models = evaluation["models"]
+    assert set(models["student-int8"]["per_type"]) == {"LOC", "ORG", "PER"}
+    # the runtime's windowed word tagging scores the ONNX teacher as PyTorch scores the same weights
+    assert models["teacher"]["entity_f1"]["value"] == models["teacher-pytorch"]["entity_f1"]["value"] > 0.8
+    assert models["student-int8"]["entity_f1"]["value"] > 0.7
+    assert "entity F1 (95% CI)" in (run / "report" / "report.md").read_text()
+    ner = load(run / "dist")
+    assert isinstance(ner, TokenClassifier)
+    text = "Maria Lopez visited Paris on Monday ."
+    entities = ner.predict([text])[0]
+    assert all(isinstance(e, Entity) and text[e.start : e.end] == e.text for e in entities)
+    words = text.split()
+    assert len(ner.tag([words])[0]) == len(words)
+    out = CliRunner().invoke(main, ["predict", str(run / "dist"), text])
+    assert out.exit_code == 0 and all(line.split("\t")[0] == "1" for line in out.output.splitlines())
+
+
+def test_long_documents_are_read_in_windows_not_truncated(ner_run):
+    """A 3,000-word document whose last sentence holds entities: they are found, with the right character spans,
+    though the model reads 32 tokens at a time."""
+    from edgebert.data.tagged import load_tagged
+    from edgebert.runtime import load
+
+    run, _ = ner_run
+    ner = load(run / "dist")
+    data = load_tagged(DataConfig(train=str(DEMO_NER / "train.conll")), Path)
+    # the last sentence: one of the test split's that the model tags right on its own
+    test = load_tagged(DataConfig(train=str(DEMO_NER / "test.conll")), Path).train
+    alone = ner.tag(test.words)
+    last = next(
+        i for i, (w, t) in enumerate(zip(test.words, test.tags, strict=True)) if alone[i] == t and len(set(t)) > 2
+    )
+    filler: list[str] = []
+    for words in data.train.words * 2:  # whole sentences, about 3,000 words
+        if len(filler) >= 3000:
+            break
+        filler += words
+    document = filler + test.words[last]
+    tags = ner.tag([document])[0]
+    assert len(tags) == len(document) and len(ner.tokenizer.encode(document, is_pretokenized=True).overflowing) > 100
+    text = " ".join(document)
+    tail = len(" ".join(filler)) + 1
+    found = [e for e in ner.predict([text])[0] if e.end > tail]
+    sentence = test.words[last]
+    for kind, s, e in entities(test.tags[last]):  # each gold entity overlaps a found one of its type
+        start = tail + len(" ".join(sentence[:s])) + (1 if s else 0)
+        end = tail + len(" ".join(sentence[:e]))
+        assert any(f.label == kind and f.start < end and start < f.end for f in found), (kind, text[start:end], found)
+    assert all(text[f.start : f.end] == f.text for f in found)
+    assert ner.truncated([text]) == [False]
