@@ -185,3 +185,29 @@ def test_long_documents_are_read_in_windows_not_truncated(ner_run):
         assert any(f.label == kind and f.start < end and start < f.end for f in found), (kind, text[start:end], found)
     assert all(text[f.start : f.end] == f.text for f in found)
     assert ner.truncated([text]) == [False]
+
+
+def test_a_datasets_folder_with_classlabel_tags(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    tags = datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]))
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": tags})
+    rows = {"tokens": [["Ann", "Lee", "in", "Rome"]], "ner_tags": [[1, 2, 0, 3]]}
+    datasets.Dataset.from_dict(rows, features=features).save_to_disk(str(tmp_path / "ds"))
+    ds = _load(tmp_path, train="ds", eval="ds", tags="ner_tags")
+    assert ds.train.tags == [["B-PER", "I-PER", "O", "B-LOC"]] and ds.types == ("LOC", "PER")
+
+
+def test_check_measures_entity_f1_on_conll_data(ner_run, tmp_path):
+    run, _ = ner_run
+    budgets = tmp_path / "b.yaml"
+    budgets.write_text("budgets: {entity_f1: 50%, size: 10 MB}\n")
+    args = ["check", str(run / "dist"), "--budgets", str(budgets), "--data", str(DEMO_NER / "test.conll"), "--json"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    recorded = json.loads((run / "dist" / "edgebert.json").read_text())["metrics"]["shipped"]["entity_f1"]["value"]
+    assert report["measurements"]["entity_f1"]["candidate"]["value"] == recorded  # the same test file
+    accuracy = tmp_path / "a.yaml"
+    accuracy.write_text("budgets: {accuracy: 50%}\n")
+    out = CliRunner().invoke(main, ["check", str(run / "dist"), "--budgets", str(accuracy)])
+    assert out.exit_code == 2 and "for this token classifier use entity_f1" in out.output

@@ -8,6 +8,8 @@
       p50: 5 ms
       size_vs_baseline: +2%          # relative to --baseline (main's model): at most 2% larger
       accuracy_vs_baseline: -0.3 points
+      entity_f1: 85%                 # token-classification dists (--data a CoNLL or JSONL file)
+      entity_f1_vs_baseline: -0.5 points
       latency_vs_baseline: +5%       # candidate / baseline p50 ratio at most 1.05
       latency_vs_reference: 0.25x    # candidate / --reference ratio at most 0.25
       fusions: {Attention: 3}        # minimum fused-node counts the manifest records
@@ -73,6 +75,8 @@ class Budgets(_Strict):
     size_vs_reference: float | None = None
     accuracy_vs_baseline: float | None = None
     accuracy_vs_reference: float | None = None
+    entity_f1: float | None = None  # token-classification dists
+    entity_f1_vs_baseline: float | None = None
     latency_vs_baseline: float | None = None
     latency_vs_reference: float | None = None
     fusions: dict[str, int] | None = None
@@ -159,6 +163,8 @@ _PARSERS = {
     "size_vs_reference": parse_ratio,
     "accuracy_vs_baseline": parse_points,
     "accuracy_vs_reference": parse_points,
+    "entity_f1": parse_accuracy,
+    "entity_f1_vs_baseline": parse_points,
     "latency_vs_baseline": parse_ratio,
     "latency_vs_reference": parse_ratio,
 }

@@ -96,7 +96,10 @@ def run_check(
     for which, bound in (("baseline", b.size_vs_baseline), ("reference", b.size_vs_reference)):
         if bound is not None:
             results.append(_fixed(f"size_vs_{which}", candidate.mb / others[which].mb, bound, "x", f"size / {which}"))
-    _accuracy(candidate, others, b, data, text, label, results, m)
+    if candidate.manifest["task"]["name"] == "token-classification":
+        _entity_f1(candidate, others, b, data, results, m)
+    else:
+        _accuracy(candidate, others, b, data, text, label, results, m)
     if budgets.latency_wanted():
         _latency(candidate, others, budgets, data, text, label, results, m)
     if b.fusions:
@@ -204,6 +207,43 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
             )
             detail = f"candidate on {data.name}, {which} as recorded in its manifest"
         results.append(_fixed(f"accuracy_vs_{which}", round(diff * 100, 3), bound * 100, "points", detail, True))
+
+
+def _entity_f1(candidate, others, b, data, results, m) -> None:
+    """Entity F1 (strict, IOB2) of a token classifier: on --data (CoNLL or JSONL) through ONNX Runtime, or as
+    the manifest recorded it."""
+    if b.accuracy is not None or b.accuracy_vs_baseline is not None or b.accuracy_vs_reference is not None:
+        raise BudgetsError("accuracy budgets measure text classifiers; for this token classifier use entity_f1")
+    if b.entity_f1 is None and b.entity_f1_vs_baseline is None and data is None:
+        return
+    from edgebert.data.tagged import read_tagged_file
+    from edgebert.evaluate import entity_metrics
+    from edgebert.runtime.token_classification import TokenClassifier
+
+    def measured(model: _Model, split) -> dict:
+        task = candidate.manifest["task"]
+        ner = TokenClassifier.from_files(
+            model.model, model.tokenizer or candidate.tokenizer, task["labels"], task["max_length"]
+        )
+        return entity_metrics(split.tags, ner.tag(split.words))["entity_f1"]
+
+    if data is None:
+        f1 = candidate.manifest["metrics"]["shipped"]["entity_f1"]
+        where = "recorded in the manifest"
+    else:
+        split = read_tagged_file(data)
+        f1, where = measured(candidate, split), f"on {data.name}"
+    m["entity_f1"] = {"candidate": f1, "source": where}
+    if b.entity_f1 is not None:
+        results.append(_fixed("entity_f1", f1["value"], b.entity_f1, "fraction (min)", where, True))
+    if b.entity_f1_vs_baseline is not None:
+        base = others["baseline"]
+        if data is not None and base.model is not None:
+            other, detail = measured(base, split)["value"], f"both on {data.name}"
+        else:
+            other, detail = base.manifest["metrics"]["shipped"]["entity_f1"]["value"], "baseline as recorded"
+        diff = round((f1["value"] - other) * 100, 3)
+        results.append(_fixed("entity_f1_vs_baseline", diff, b.entity_f1_vs_baseline * 100, "points", detail, True))
 
 
 def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results, m) -> None:

@@ -25,17 +25,21 @@ class Row:
     values: dict | list
 
 
-def read_source(source: Source, name: str, header: bool, resolve: Callable[[str], Path]) -> tuple[list[Row], str]:
-    """The rows of one split (`name`: train, eval or test) and a name for where they came from."""
+def read_source(
+    source: Source, name: str, header: bool, resolve: Callable[[str], Path], names: bool = False
+) -> tuple[list[Row], str]:
+    """The rows of one split (`name`: train, eval or test) and a name for where they came from. `names`: a
+    datasets ClassLabel column (or a sequence of them, as NER tags are) is read as its label names."""
     if isinstance(source, HubSource):
         origin = f"hub:{source.hub}/{source.config or ''}:{source.split}"
-        return [Row(f"{origin} row {i + 1}", r) for i, r in enumerate(_read_hub(source))], origin
+        return [Row(f"{origin} row {i + 1}", r) for i, r in enumerate(_read_hub(source, names))], origin
     if isinstance(source, DiskSource):
-        rows = _read_disk(resolve(source.disk), source.split, name)
+        rows = _read_disk(resolve(source.disk), source.split, name, names)
         return [Row(f"{source.disk} row {i + 1}", r) for i, r in enumerate(rows)], source.disk
     path, origin = resolve(source), str(source)
     if path.is_dir():
-        return [Row(f"{origin} row {i + 1}", r) for i, r in enumerate(_read_disk(path, None, name))], origin
+        rows = _read_disk(path, None, name, names)
+        return [Row(f"{origin} row {i + 1}", r) for i, r in enumerate(rows)], origin
     if not path.is_file():
         raise DataError(f"data.{name}: file {path} not found. Fix the path (relative to the recipe's folder).")
     return read_rows(path, header, origin), origin
@@ -116,7 +120,7 @@ def _jsonl_rows(text: str, origin: str) -> list[Row]:
     return rows
 
 
-def _read_disk(path: Path, split: str | None, name: str) -> list[dict]:
+def _read_disk(path: Path, split: str | None, name: str, names: bool = False) -> list[dict]:
     datasets = _import_datasets()
     try:
         ds = datasets.load_from_disk(str(path))
@@ -126,15 +130,31 @@ def _read_disk(path: Path, split: str | None, name: str) -> list[dict]:
         if split is None or split not in ds:
             raise DataError(f"data.{name}: {path} holds splits {list(ds)}; name one as {{disk: {path}, split: …}}")
         ds = ds[split]
-    return list(ds)
+    return _decoded(ds) if names else list(ds)
 
 
-def _read_hub(source: HubSource) -> list[dict]:
+def _read_hub(source: HubSource, names: bool = False) -> list[dict]:
     datasets = _import_datasets()
     try:
-        return list(datasets.load_dataset(source.hub, source.config, split=source.split))
+        ds = datasets.load_dataset(source.hub, source.config, split=source.split)
+        return _decoded(ds) if names else list(ds)
     except Exception as e:  # noqa: BLE001 - the hub raises many types (network, missing split, auth)
         raise DataError(f"could not load hub dataset {source.hub!r} ({source.config}, {source.split}): {e}") from None
+
+
+def _decoded(ds) -> list[dict]:
+    """Rows with ClassLabel ids (and sequences of them) replaced by their names."""
+    datasets = _import_datasets()
+    decoders = {}
+    for column, feature in ds.features.items():
+        inner = getattr(feature, "feature", None)
+        if isinstance(feature, datasets.ClassLabel):
+            decoders[column] = feature.int2str
+        elif isinstance(inner, datasets.ClassLabel):
+            decoders[column] = lambda ids, f=inner: [f.int2str(i) for i in ids]
+        elif isinstance(feature, list) and feature and isinstance(feature[0], datasets.ClassLabel):
+            decoders[column] = lambda ids, f=feature[0]: [f.int2str(i) for i in ids]
+    return [{k: decoders[k](v) if k in decoders else v for k, v in row.items()} for row in ds]
 
 
 def _import_datasets():

@@ -105,7 +105,7 @@ def _read(cfg: DataConfig, name: str, source: Source | None, resolve) -> tuple[l
     if isinstance(source, str) and resolve(source).is_file() and resolve(source).suffix.lower() in CONLL_SUFFIXES:
         sentences, origin = _read_conll(resolve(source), str(source)), str(source)
     else:
-        rows, origin = read_source(source, name, cfg.header, resolve)
+        rows, origin = read_source(source, name, cfg.header, resolve, names=True)
         sentences = [_from_row(row, cfg) for row in rows]
     if not sentences:
         raise DataError(f"data.{name} ({origin}) has no sentences")
@@ -199,3 +199,12 @@ def _carve(train: TagSplit, fraction: float, seed: int) -> tuple[TagSplit, TagSp
         return TagSplit([train.words[i] for i in idx], [train.tags[i] for i in idx], origin)
 
     return pick(order[n_dev:], train.origin), pick(order[:n_dev], f"{train.origin} (held out)")
+
+
+def read_tagged_file(path: Path, scheme: str = "auto") -> TagSplit:
+    """Every sentence of one CoNLL or JSONL file (for `edgebert check --data`), tags as IOB2."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"--data {path} not found")
+    read = _read(DataConfig(train=str(path), scheme=scheme), "--data", str(path), lambda p: Path(p))
+    return _to_split(read, scheme if scheme != "auto" else _detect(read[0]))
