@@ -31,6 +31,8 @@ FOLDERS = {"package": "dist"}  # the package stage's output is the deployable fo
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    # the runtime has its own copy (edgebert.runtime.session): importing it here would load onnxruntime, and the
+    # runtime imports nothing from the rest of edgebert
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):

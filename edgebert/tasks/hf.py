@@ -17,3 +17,12 @@ def load_model(model_class, head_prefixes: tuple[str, ...], folder, options, hea
     # transformers lists mismatched keys as names (4.57) or as (name, shape, shape) tuples (earlier releases)
     new = info["missing_keys"] + [m if isinstance(m, str) else m[0] for m in info["mismatched_keys"]]
     return model, any(k.startswith(head_prefixes) for k in new)
+
+
+def head_config(labels: tuple[str, ...]) -> dict:
+    """The config fields that size a head for `labels` and name its outputs."""
+    return {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {name: i for i, name in enumerate(labels)},
+    }

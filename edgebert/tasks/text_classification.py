@@ -39,12 +39,7 @@ def read_data(cfg, resolve) -> Dataset:
 
 def head_config(dataset: Dataset) -> dict:
     """The config fields that give the model a head for the data's labels."""
-    labels = dataset.labels
-    return {
-        "num_labels": len(labels),
-        "id2label": dict(enumerate(labels)),
-        "label2id": {name: i for i, name in enumerate(labels)},
-    }
+    return hf.head_config(dataset.labels)
 
 
 def model_class():

@@ -35,12 +35,8 @@ def read_data(cfg, resolve) -> TagDataset:
 
 
 def head_config(dataset: TagDataset) -> dict:
-    labels = dataset.labels
-    return {
-        "num_labels": len(labels),
-        "id2label": dict(enumerate(labels)),
-        "label2id": {name: i for i, name in enumerate(labels)},
-    }
+    """The config fields that give the model a head for the data's tags."""
+    return hf.head_config(dataset.labels)
 
 
 def model_class():
