@@ -70,18 +70,6 @@ def agreement(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
     return float(np.mean(logits_a.argmax(axis=1) == logits_b.argmax(axis=1)))
 
 
-def gate_resolution_warning(n: int, accuracy: float, max_drop: float) -> str | None:
-    """A warning when the split is too small for an accuracy gate of `max_drop` to mean anything."""
-    low, high = wilson(round(accuracy * n), n)
-    half = (high - low) / 2
-    if half > max_drop:
-        return (
-            f"the test split has {n} examples: accuracy's 95% interval is ±{half * 100:.1f} points, wider than "
-            f"the accuracy gate's {max_drop * 100:.1f} points, so the gate cannot tell a real drop from noise"
-        )
-    return None
-
-
 def entities(tags: list[str]) -> set[tuple[str, int, int]]:
     """Entities of one IOB2 sentence, strictly (seqeval's strict mode): B-X opens one, I-X continues it, any
     other tag ends it; an I-X with nothing of type X open starts nothing.

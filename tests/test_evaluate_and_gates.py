@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgebert.evaluate import accuracy_with_ci, gate_resolution_warning, macro_f1, macro_f1_with_ci, wilson
+from edgebert.evaluate import accuracy_with_ci, macro_f1, macro_f1_with_ci, wilson
 from edgebert.gates import check_gates, exit_code
 from edgebert.recipe import GatesConfig
 
@@ -23,8 +23,17 @@ def test_macro_f1_and_intervals():
 
 
 def test_small_split_warns_for_tight_accuracy_gate():
-    assert "cannot tell a real drop from noise" in gate_resolution_warning(872, 0.9, 0.01)
-    assert gate_resolution_warning(100_000, 0.9, 0.01) is None
+    from edgebert.gates import quality_resolution_warning
+    from edgebert.recipe import QualityGate
+
+    def evaluation(n: int) -> dict:  # 90% right, its Wilson interval as evaluate records it
+        y = np.ones(n, dtype=int)
+        pred = np.where(np.arange(n) < round(0.9 * n), 1, 0)
+        return {"n": n, "shipped": "s", "models": {"s": {"accuracy": accuracy_with_ci(y, pred)}}}
+
+    gate = QualityGate(metric="accuracy", max_drop=0.01)
+    assert "cannot tell a real drop from noise" in quality_resolution_warning(evaluation(872), gate)
+    assert quality_resolution_warning(evaluation(100_000), gate) is None
 
 
 def _measured(student_acc=0.89, student_p50=2.0, student_p90=2.5):

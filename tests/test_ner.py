@@ -145,11 +145,14 @@ def test_ner_pipeline_ships_a_token_classifier(ner_run):
     assert isinstance(ner, TokenClassifier)
     text = "Maria Lopez visited Paris on Monday ."
     entities = ner.predict([text])[0]
-    assert all(isinstance(e, Entity) and text[e.start : e.end] == e.text for e in entities)
+    assert entities and all(isinstance(e, Entity) and text[e.start : e.end] == e.text for e in entities)
     words = text.split()
     assert len(ner.tag([words])[0]) == len(words)
     out = CliRunner().invoke(main, ["predict", str(run / "dist"), text])
-    assert out.exit_code == 0 and all(line.split("\t")[0] == "1" for line in out.output.splitlines())
+    printed = [line.split("\t") for line in out.output.splitlines()]
+    assert out.exit_code == 0 and [(p[0], p[1], int(p[2]), int(p[3])) for p in printed] == [
+        ("1", e.label, e.start, e.end) for e in entities
+    ]
 
 
 def test_long_documents_are_read_in_windows_not_truncated(ner_run):

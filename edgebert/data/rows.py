@@ -45,11 +45,6 @@ def read_source(
     return read_rows(path, header, origin), origin
 
 
-def utf8_text(path: Path, origin: str) -> str:
-    """The file's text; bytes that are not UTF-8 are an error naming the line and column."""
-    return _utf8(path, origin)
-
-
 def fingerprint(cfg: DataConfig, resolve: Callable[[str], Path]) -> str:
     """sha256 over the recipe's data section and the bytes of every local file it names (for resume)."""
     h = hashlib.sha256(cfg.fingerprint_json().encode())
@@ -66,7 +61,7 @@ def read_rows(path: Path, header: bool, origin: str | None = None) -> list[Row]:
     suffix = path.suffix.lower()
     if suffix not in (".tsv", ".csv", ".txt", ".jsonl", ".json"):
         raise DataError(f"{path}: unknown data format {suffix!r}; use .tsv, .csv, .jsonl or a save_to_disk folder")
-    text = _utf8(path, origin)
+    text = utf8_text(path, origin)
     if suffix in (".jsonl", ".json"):
         return _jsonl_rows(text, origin)
     # TSV text often holds stray quotes (SST-2 does): read it unquoted; CSV keeps standard quoting
@@ -93,7 +88,8 @@ def read_rows(path: Path, header: bool, origin: str | None = None) -> list[Row]:
     return [Row(f"{origin} line {line}", dict(zip(names, r, strict=True))) for line, r in rows[1:]]
 
 
-def _utf8(path: Path, origin: str) -> str:
+def utf8_text(path: Path, origin: str) -> str:
+    """The file's text; bytes that are not UTF-8 are an error naming the line and column."""
     raw = path.read_bytes()
     try:
         return raw.decode("utf-8-sig")

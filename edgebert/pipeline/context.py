@@ -8,7 +8,6 @@ pruning, which ONNX file ships). It runs nothing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -88,9 +87,6 @@ class Context:
     @property
     def student_dir(self) -> Path:
         return self.dir("prune") if self.recipe.prune else self.unpruned_dir
-
-    def layer_count(self, model_dir: Path) -> int:
-        return int(json.loads((model_dir / "config.json").read_text())["num_hidden_layers"])
 
     @property
     def mode(self) -> str:

@@ -4,6 +4,7 @@ edgebert.stages with typed arguments. Each returns the stage summary. Nothing he
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from edgebert.pipeline.context import TRIMMED, Context
@@ -26,7 +27,10 @@ def prune(ctx: Context, out: Path) -> dict:
     from edgebert.stages.prune import PruneSource, run_prune
 
     r = ctx.recipe
-    layers = ctx.summary("distill")["layers"] if r.distill else list(range(ctx.layer_count(ctx.teacher_dir)))
+    if r.distill:
+        layers = ctx.summary("distill")["layers"]
+    else:  # the teacher itself is pruned: its layer k is teacher layer k
+        layers = list(range(json.loads((ctx.teacher_dir / "config.json").read_text())["num_hidden_layers"]))
     return run_prune(ctx.task, r.prune, ctx.data, PruneSource(ctx.teacher_dir, ctx.unpruned_dir, layers), out, ctx)
 
 
