@@ -52,6 +52,7 @@ def main() -> None:
     help="Override a recipe field, e.g. --set distill.epochs=1 (repeatable).",
 )
 @click.option("--from", "from_stage", metavar="STAGE", help="Rerun this stage and every later one.")
+@click.option("--until", metavar="STAGE", help="Stop after this stage (e.g. prune: train here, ship elsewhere).")
 @click.option(
     "--runs-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -61,14 +62,30 @@ def main() -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the resolved recipe and exit.")
 @click.option("--wait", is_flag=True, help="If another run holds the run folder, wait for it instead of stopping.")
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    metavar="SECONDS",
+    help="When stderr is not a terminal (CI, a log file): print a progress line this often.",
+)
 @_friendly
 def compress(
-    recipe: Path, overrides: tuple[str, ...], from_stage: str | None, runs_dir: Path, dry_run: bool, wait: bool
+    recipe: Path,
+    overrides: tuple[str, ...],
+    from_stage: str | None,
+    until: str | None,
+    runs_dir: Path,
+    dry_run: bool,
+    wait: bool,
+    progress_every: float,
 ) -> None:
     """Run RECIPE: teacher, distill, prune, export, quantize, evaluate, benchmark, package, report, gates.
 
-    Finished stages are kept and skipped on a re-run. Exits 3 when a gate fails, 5 when none fails but a latency
-    gate is inconclusive (its interval straddles the bound), after writing everything.
+    Finished stages are kept and skipped on a re-run; an interrupted training stage resumes from its last
+    checkpoint. Exits 3 when a gate fails, 5 when none fails but a latency gate is inconclusive (its interval
+    straddles the bound), after writing everything. Several processes: accelerate launch -m edgebert compress …
     """
     from edgebert.recipe import load_recipe, recipe_to_yaml
 
@@ -77,11 +94,17 @@ def compress(
         click.echo(recipe_to_yaml(resolved), nl=False)
         return
     from edgebert.pipeline import compress as run_compress
-    from edgebert.progress import RichReporter
+    from edgebert.progress import Reporter, for_console
+    from edgebert.training.devices import is_main
 
-    reporter = RichReporter()
+    reporter = for_console(progress_every) if is_main() else Reporter()  # helper processes print nothing
     with _interruptible():
-        outcome = run_compress(resolved, runs_dir, reporter, from_stage, wait)
+        outcome = run_compress(resolved, runs_dir, reporter, from_stage, wait, until)
+    if outcome is None:
+        return
+    if until and until != "report":
+        click.echo(f"stopped after {until}: {outcome.run_dir}", err=True)
+        return
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
     for verdict in outcome.verdicts:
         click.secho(verdict.line(), fg=colour[verdict.status], err=True)
@@ -247,7 +270,7 @@ def _interruptible():
     except KeyboardInterrupt as e:
         which, code = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted (Ctrl-C)", 130)
         click.secho(
-            f"error: {which}: the stage in progress was discarded, finished stages are kept; "
+            f"error: {which}: finished stages are kept, a training stage keeps its last checkpoint; "
             "run the same command to resume",
             fg="red",
             err=True,

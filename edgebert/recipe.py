@@ -81,6 +81,20 @@ class TrainConfig(_Config):
     max_train_samples: int | None = Field(None, ge=1)
     group_by_length: bool = Field(True, description="batch sentences of similar length (faster, less padding)")
     seed: int = 42
+    grad_accumulation: int = Field(
+        1, ge=1, description="split each batch into this many micro-batches per process (less memory, same result)"
+    )
+    checkpoint_every: int | None = Field(
+        None, ge=1, description="also save a resumable checkpoint every N steps (one is saved after every epoch)"
+    )
+
+
+class TrainingConfig(_Config):
+    """Where the training stages run. `batch_size` stays the number of sentences per optimizer step whatever the
+    device, the number of processes (accelerate launch, torchrun) or grad_accumulation."""
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA, else Apple MPS, else CPU")
+    precision: Literal["no", "bf16", "fp16"] = Field("no", description="mixed precision (fp16 needs a GPU)")
 
 
 class TeacherConfig(_Config):
@@ -102,6 +116,9 @@ class DistillConfig(TrainConfig):
     num_layers: int | None = Field(None, ge=1)
     temperature: float = Field(2.0, gt=0)
     losses: LossWeights = LossWeights()
+    teacher_cache_gb: float = Field(
+        4.0, ge=0, description="memory for the teacher's outputs, computed once (float16); 0: every epoch"
+    )
     epochs: int = Field(3, ge=1)
     lr: float = Field(1e-4, gt=0)
 
@@ -120,6 +137,9 @@ class RecoverConfig(TrainConfig):
     temperature: float = Field(2.0, gt=0)
     losses: LossWeights = LossWeights()
     lr: float = Field(1e-4, gt=0)
+    teacher_cache_gb: float = Field(
+        4.0, ge=0, description="memory for the teacher's outputs, computed once (float16); 0: every epoch"
+    )
 
 
 class PruneBudget(_Config):
@@ -321,6 +341,7 @@ class Recipe(_Config):
     task: str = Field("text-classification", description="a task edgebert.tasks registers")
     data: DataConfig
     teacher: TeacherConfig
+    training: TrainingConfig = TrainingConfig()
     distill: DistillConfig | None = None
     prune: PruneConfig | None = None
     export: ExportConfig = ExportConfig()

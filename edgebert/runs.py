@@ -26,6 +26,7 @@ from edgebert.errors import DiskFull, RunBusy
 
 STAMP = "stage.json"
 LEFTOVERS = (".*.tmp-*", ".*.old-*")  # what an interrupted (SIGKILL, power loss) stage leaves in a run folder
+CHECKPOINTS = "checkpoints"  # in a stage's temporary folder: training state a re-run resumes from (kept until done)
 LOW_DISK = 16 << 20  # bytes free under which a failure while writing a stage is reported as a full disk
 FOLDERS = {"package": "dist"}  # the package stage's output is the deployable folder, runs/<name>/dist
 
@@ -106,21 +107,39 @@ class Run:
         """Remove what an interrupted stage left (hidden temporary folders); call with the lock held.
         Returns (folders removed, bytes freed)."""
         found = [p for pattern in LEFTOVERS for p in self.root.glob(pattern)] if self.root.is_dir() else []
+        found = [p for p in found if not (p / CHECKPOINTS).is_dir()]  # resumable: kept for the stage's re-run
         freed = sum(f.stat().st_size for p in found for f in p.rglob("*") if f.is_file())
         for p in found:
             shutil.rmtree(p, ignore_errors=True)
         return len(found), freed
 
+    def temporary(self, stage: str, key: str) -> Path:
+        """The stage's temporary folder: named by its key, so a re-run of the same stage finds its checkpoints."""
+        return self.root / f".{stage}.tmp-{key[:16]}"
+
+    def checkpoints(self, stage: str, key: str) -> Path:
+        return self.temporary(stage, key) / CHECKPOINTS
+
     @contextlib.contextmanager
     def stage(self, stage: str, key: str) -> Iterator[tuple[Path, dict]]:
-        """Yield (temp folder, summary dict); on success stamp it and move it into place."""
+        """Yield (temp folder, summary dict); on success stamp it and move it into place. A failed or
+        interrupted stage leaves nothing behind but its checkpoints (training state), which a re-run with the
+        same key resumes from; the checkpoints go when the stage completes."""
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{stage}.tmp-"))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the finished folder (dist/ above all) is meant to be shared
+        tmp = self.temporary(stage, key)
+        for other in self.root.glob(f".{stage}.tmp-*"):
+            if other != tmp:
+                shutil.rmtree(other, ignore_errors=True)  # another key's checkpoints: not resumable now
+        tmp.mkdir(exist_ok=True)
+        for leftover in tmp.iterdir():
+            if leftover.name != CHECKPOINTS:
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        tmp.chmod(0o755)  # the finished folder (dist/ above all) is meant to be shared
         summary: dict = {}
         started = time.perf_counter()
         try:
             yield tmp, summary
+            shutil.rmtree(tmp / CHECKPOINTS, ignore_errors=True)
             summary.setdefault("seconds", round(time.perf_counter() - started, 1))
             write_json(tmp / STAMP, {"stage": stage, "key": key, "finished": time.time(), "summary": summary})
             final = self.dir(stage)
@@ -140,7 +159,7 @@ class Run:
                 ) from None
             raise
         finally:
-            if tmp.exists():
+            if tmp.exists() and not (tmp / CHECKPOINTS).is_dir():
                 shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -130,7 +130,8 @@ def _with_run(name: str, fn):
 
 
 def test_sigterm_ends_the_run_like_ctrl_c(tiny_bert, tmp_path):
-    """A cancelled CI job: exit 143 with one line, the stage in progress discarded, finished stages kept."""
+    """A cancelled CI job: exit 143 with one line, finished stages kept, of the stage in progress only its training
+    checkpoints (which the next run resumes from)."""
     recipe = write_recipe(tmp_path, str(tiny_bert), distill={"num_layers": 1, "epochs": 200, "batch_size": 4})
     run = tmp_path / "runs" / "tiny"
     proc = subprocess.Popen(
@@ -147,10 +148,11 @@ def test_sigterm_ends_the_run_like_ctrl_c(tiny_bert, tmp_path):
     proc.terminate()
     output = proc.communicate(timeout=60)[0]
     assert proc.returncode == 143, output
-    assert "error: terminated (SIGTERM): the stage in progress was discarded, finished stages are kept" in output
+    assert "error: terminated (SIGTERM): finished stages are kept, a training stage keeps its last checkpoint" in output
     assert "Traceback" not in output
     assert (run / "teacher" / "stage.json").read_bytes() == teacher
-    assert not list(run.glob(".*tmp-*")) and not (run / "distill").exists()
+    assert not (run / "distill").exists()
+    assert all(sorted(p.name for p in left.iterdir()) == ["checkpoints"] for left in run.glob(".*tmp-*"))
 
 
 def test_predict_keeps_one_line_per_text_and_says_when_it_truncated(compressed):

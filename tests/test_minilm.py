@@ -1,6 +1,10 @@
 """The real all-MiniLM-L6-v2 teacher on the demo data: behaviour that depends on real weights."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,12 +30,18 @@ def test_packaged_minilm_is_found_and_its_missing_head_detected(minilm):
     assert new_head and tokenizer.is_fast and model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
 
 
-def test_quickstart_recipe_end_to_end(minilm, tmp_path):
+@pytest.fixture(scope="module")
+def quickstart(minilm, tmp_path_factory):
+    """The README's main command, run once: (runs folder, CLI result)."""
+    runs = tmp_path_factory.mktemp("quickstart")
+    result = CliRunner().invoke(main, ["compress", str(ROOT / "recipes" / "quickstart.yaml"), "--runs-dir", str(runs)])
+    return runs, result
+
+
+def test_quickstart_recipe_end_to_end(quickstart):
     """The README's main command: fine-tune, distil to 3 layers, export, INT8, evaluate, time, package."""
-    result = CliRunner().invoke(
-        main, ["compress", str(ROOT / "recipes" / "quickstart.yaml"), "--runs-dir", str(tmp_path)]
-    )
-    run = tmp_path / "quickstart"
+    runs, result = quickstart
+    run = runs / "quickstart"
     assert result.exit_code in (0, 3, 5), result.output  # 3 a gate failed, 5 one inconclusive; checked below
     teacher = json.loads((run / "teacher" / "stage.json").read_text())["summary"]
     distill = json.loads((run / "distill" / "stage.json").read_text())["summary"]
@@ -58,3 +68,27 @@ def test_quickstart_recipe_end_to_end(minilm, tmp_path):
     assert gates["latency-ratio"]["measured"] == fixed["student-int8"]["x_anchor"]["ratio"] < 0.6, result.output
     states = {v["status"] for v in gates.values()}
     assert result.exit_code == (3 if "fail" in states else 5 if "inconclusive" in states else 0), result.output
+
+
+def test_quickstart_distillation_in_two_processes_agrees_with_one(quickstart, tmp_path):
+    """The quickstart's distillation again from its teacher, as 2 CPU processes (torchrun, gloo: 8 sentences each
+    per step) against the quickstart's own run in 1 process with the same effective batch of 16."""
+    runs, _ = quickstart
+    shutil.copytree(runs / "quickstart" / "teacher", tmp_path / "quickstart" / "teacher")
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    recipe = ROOT / "recipes" / "quickstart.yaml"
+    command = [*launch, "-m", "edgebert", "compress", str(recipe), "--runs-dir", str(tmp_path), "--until", "distill"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    one, two = (json.loads((r / "quickstart" / "distill" / "stage.json").read_text()) for r in (runs, tmp_path))
+    assert two["key"] == one["key"]  # the same stage, only the launch differs
+    one, two = one["summary"], two["summary"]
+    assert [s["training"]["processes"] for s in (one, two)] == [1, 2]
+    assert [s["training"]["effective_batch"] for s in (one, two)] == [16, 16]
+    dev_sentences = 50
+    apart = round(abs(one["dev_accuracy"] - two["dev_accuracy"]) * dev_sentences)
+    print(f"dev accuracy: 1 process {one['dev_accuracy']:.4f}, 2 processes {two['dev_accuracy']:.4f}")
+    assert apart <= 1, (one["history"], two["history"])
+    assert done.stderr.count("✓ distill") == 1  # one process wrote and reported the stage
+    assert [p.name for p in (tmp_path / "quickstart").iterdir() if p.name.startswith(".")] == []

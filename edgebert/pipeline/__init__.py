@@ -6,10 +6,15 @@ The stages, their keys and their adapters are a table (table.py); the models of 
 (context.py). This module only walks the table: it computes each key, keeps a finished stage or runs it
 atomically, prints one line per stage, and judges the gates before the report. With pruning, the model before
 pruning is exported, quantized, evaluated and timed too ("unpruned-int8"), so the report compares before and after.
+
+Launched as several processes (`accelerate launch`, `torchrun`), every process walks the training stages together
+(teacher, distill, prune: each trains on its shard of every batch); only the main process locks the run, writes
+stages and goes on to the ONNX stages. The others return None once the last training stage is written.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +27,9 @@ from edgebert.pipeline.table import NAMES, STAGES, Stage
 from edgebert.progress import Reporter
 from edgebert.recipe import Recipe
 from edgebert.runs import Run, read_json, recipe_changes, write_json
+from edgebert.training import devices
+
+TRAINING = ("teacher", "distill", "prune")  # the stages every process of a multi-process launch runs
 
 
 @dataclass
@@ -43,20 +51,29 @@ def compress(
     reporter: Reporter | None = None,
     from_stage: str | None = None,
     wait: bool = False,
-) -> Outcome:
-    """Run the recipe; returns where things are and the gate verdicts (the caller decides the exit code).
-    The run folder is locked for the whole run: a second run on it is refused, or (`wait`) waits."""
+    until: str | None = None,
+) -> Outcome | None:
+    """Run the recipe; returns where things are and the gate verdicts (the caller decides the exit code), or
+    None in a helper process of a multi-process launch. The run folder is locked for the whole run: a second run
+    on it is refused, or (`wait`) waits. `until` stops after that stage (no gates judged): train on one machine,
+    ship from another."""
     reporter = reporter or Reporter()
-    if from_stage is not None and from_stage not in NAMES:
-        raise RecipeError(f"--from {from_stage!r}: stages are {', '.join(NAMES)}")
+    for flag, name in (("--from", from_stage), ("--until", until)):
+        if name is not None and name not in NAMES:
+            raise RecipeError(f"{flag} {name!r}: stages are {', '.join(NAMES)}")
     ctx = context(recipe, runs_dir, reporter)
     for note in ctx.data.notes:
         reporter.warn(note)
     forced = set(NAMES[NAMES.index(from_stage) :]) if from_stage else set()
     plan(ctx)
+    last = NAMES.index(until) if until else len(NAMES) - 1
+    devices.join(recipe.training)
+    if not devices.is_main():
+        _train_alongside(ctx, forced, NAMES[: last + 1])
+        return None
     with ctx.run.lock(wait):
         _open_run(ctx)
-        for stage in STAGES:
+        for stage in STAGES[: last + 1]:
             if stage.name == "report":  # the verdicts (and their warnings) are part of the report
                 ctx.verdicts = judge(ctx)
             _run_stage(ctx, stage, stage.name in forced)
@@ -103,6 +120,9 @@ def _run_stage(ctx: Context, stage: Stage, forced: bool) -> None:
     if not stage.enabled(ctx.recipe):
         return
     key = ctx.keys.get(stage.name) or ctx.keys.setdefault(stage.name, stage.key(ctx))  # the report's: known now
+    if stage.name in TRAINING or stage.name == "export":
+        devices.barrier()  # helpers look at the run folder when this process does, and leave after training
+    ctx.checkpoints = ctx.run.checkpoints(stage.name, key)
     if not forced and ctx.run.done(stage.name, key):
         ctx.reporter.info(
             f"[dim]✓ {stage.name:<9} kept from the last run: {stage.describe(ctx, ctx.summary(stage.name))}[/]"
@@ -113,6 +133,22 @@ def _run_stage(ctx: Context, stage: Stage, forced: bool) -> None:
         summary.update(stage.run(ctx, out))
     summary = ctx.summary(stage.name)
     ctx.reporter.info(f"✓ {stage.name:<9} {stage.describe(ctx, summary)} ({_duration(summary['seconds'])})")
+
+
+def _train_alongside(ctx: Context, forced: set[str], names: tuple[str, ...]) -> None:
+    """A helper process: run each training stage the main process runs (the same decisions, made after the same
+    barrier), writing nothing: its copy of a stage's output goes to a folder that is thrown away."""
+    for stage in STAGES:
+        if stage.name not in TRAINING or stage.name not in names or not stage.enabled(ctx.recipe):
+            continue
+        key = ctx.keys[stage.name]
+        devices.barrier()
+        ctx.checkpoints = ctx.run.checkpoints(stage.name, key)
+        if stage.name in forced or not ctx.run.done(stage.name, key):
+            with tempfile.TemporaryDirectory(prefix=f"edgebert-{stage.name}-") as scratch:
+                stage.run(ctx, Path(scratch))
+    if "export" in names:
+        devices.barrier()  # the main process has written the last training stage
 
 
 def judge(ctx: Context) -> list[Verdict]:

@@ -32,6 +32,7 @@ class Context:
     reporter: Reporter
     keys: dict[str, str] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
+    checkpoints: Path | None = None  # where the running stage's training saves resumable state
 
     # where things are
     def dir(self, stage: str) -> Path:

@@ -46,9 +46,16 @@ def _none(ctx: Context) -> list[str]:
     return []
 
 
+def _trained(*sections: str) -> Callable[[Recipe], tuple[str, ...]]:
+    """A training stage's sections, with `training:` (device, precision) when the recipe sets it: a recipe that
+    leaves it out keeps the keys of runs made before it existed."""
+    return lambda r: sections + (("training",) if r.training.model_dump(exclude_defaults=True) else ())
+
+
 def _prune_sections(r: Recipe) -> tuple[str, ...]:
     # a latency budget is measured on the shipped form, so the export and quantize settings are inputs too
-    return ("prune", "export", "quantize") if r.prune.budget and r.prune.budget.p50_ms else ("prune",)
+    sections = ("prune", "export", "quantize") if r.prune.budget and r.prune.budget.p50_ms else ("prune",)
+    return _trained(*sections)(r)
 
 
 def _quantize_sections(r: Recipe) -> tuple[str, ...]:
@@ -100,7 +107,7 @@ def _describe_benchmark(ctx: Context, s: dict) -> str:
 STAGES = (
     Stage(
         "teacher",
-        lambda r: ("teacher", "task"),
+        _trained("teacher", "task"),
         (),
         _data,
         steps.teacher,
@@ -108,7 +115,7 @@ STAGES = (
     ),
     Stage(
         "distill",
-        lambda r: ("distill",),
+        _trained("distill"),
         ("teacher",),
         _data,
         steps.distill,

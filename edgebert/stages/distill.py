@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from types import ModuleType
 
-import torch
-
 from edgebert.data import Dataset
 from edgebert.errors import RecipeError
 from edgebert.recipe import DistillConfig
@@ -72,9 +70,9 @@ def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir
         tokenizer,
         task,
     )
-    step_loss = teacher_loss(task, teacher, student, layers, cfg)
+    step_loss = teacher_loss(task, teacher, layers, cfg)
     init_score = splits.dev_score(student)
-    result = fit(student, splits, cfg, step_loss, ctx.reporter, "distill")
+    result = fit(student, splits, cfg, step_loss, ctx.reporter, "distill", ctx.checkpoints, ctx.recipe.training)
     student.config._attn_implementation = None  # the saved student should pick the fastest kernel when loaded
     student.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
@@ -86,20 +84,29 @@ def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir
         metric: result.best_score,
         "best_epoch": result.best_epoch,
         "history": result.history,
+        "training": result.where,
+        "teacher_cache": step_loss.cache.stats(),
     }
 
 
-def teacher_loss(task: ModuleType, teacher, student, layers: list[int], cfg, heads=None):
-    """step_loss(batch) for fit: the teacher's outputs (no gradient) and the student's, through distill_loss."""
+def teacher_loss(task: ModuleType, teacher, layers: list[int], cfg, heads=None, cache=None):
+    """step_loss(student, batch) for fit: the teacher's outputs (computed once per sentence while they fit in
+    `cfg.teacher_cache_gb`, edgebert.training.teacher_cache; pass `cache` to share one between fits) and the
+    student's, through distill_loss. The returned function's `cache` is that cache."""
     from edgebert.training.losses import distill_loss
+    from edgebert.training.teacher_cache import TeacherCache
 
     wants = dict(output_hidden_states=cfg.losses.hidden > 0, output_attentions=cfg.losses.attention > 0)
+    hidden = [0] + [layer + 1 for layer in layers] if wants["output_hidden_states"] else []
+    if cache is None:
+        attention = list(layers) if wants["output_attentions"] else []
+        cache = TeacherCache(teacher, hidden, attention, cfg.teacher_cache_gb)
 
-    def step_loss(batch):
+    def step_loss(student, batch):
         targets = {"labels": batch.pop("labels"), "attention_mask": batch["attention_mask"]}
-        with torch.no_grad():
-            t_out = teacher(**batch, **wants)
+        t_out = cache(batch)
         s_out = student(**batch, **wants)
         return distill_loss(task, s_out, t_out, targets, layers, cfg, heads)
 
+    step_loss.cache = cache
     return step_loss

@@ -150,9 +150,24 @@ def build_manifest(ctx) -> dict:
             **timings["fixed"][str(ctx.threads)][shipped],
             "machine": machine.summary(timings.get("host") or machine.describe()),
         },
+        **({"training": _training(ctx)} if _training(ctx) else {}),
         "recipe_sha256": recipe_sha256(recipe),
         "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
     }
+
+
+def _training(ctx) -> dict:
+    """Where each training stage ran (device, precision, processes, effective batch), from its summary."""
+    found = {}
+    for stage in ("teacher", "distill", "prune"):
+        stamp = ctx.dir(stage) / "stage.json"
+        summary = read_json(stamp).get("summary", {}) if stamp.is_file() else {}
+        where = summary.get("training") or next(
+            (s["training"] for s in reversed(summary.get("steps", [])) if "training" in s), None
+        )
+        if where:
+            found[stage] = where
+    return found
 
 
 def _mobile_manifest(built: dict, evaluation: dict, name: str) -> dict:

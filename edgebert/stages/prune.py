@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -29,6 +29,7 @@ from edgebert.quantization.calibration import calibration_feeds
 from edgebert.recipe import PruneConfig, QuantScheme
 from edgebert.runs import write_json
 from edgebert.tasks import get as get_task
+from edgebert.training.devices import from_main
 from edgebert.training.loop import Splits
 
 
@@ -64,7 +65,8 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
         return task.task_loss(model(**{k: v for k, v in batch.items() if k != "labels"}), batch)
 
     def importance() -> Importance:
-        return score(model, reporter.track(score_batches, "importance", len(score_batches)), loss)
+        found = score(model, reporter.track(score_batches, "importance", len(score_batches)), loss)
+        return _same_everywhere(found)
 
     metric = f"dev_{task.DEV_METRIC}"
     config = model.config
@@ -88,13 +90,13 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
             probe = _LatencyProbe(model, tokenizer, first, cfg, ctx.recipe, out / "_latency", data.train.texts)
             search = latency_fraction(probe.time, gflops_at, cfg.budget.p50_ms, cfg.budget.max_fraction)
             shutil.rmtree(out / "_latency")
-        heads_f = ffn_f = search.fraction
+        heads_f = ffn_f = from_main([search.fraction])[0]  # timed in each process: the main one's decides
         reporter.info(f"  prune budget: remove {heads_f:.0%} of heads and FFN neurons ({search.as_dict()['points']})")
 
     teacher = None
     if cfg.recover is not None:
         teacher = task.load_model(teacher_dir, ctx.model_options, eager_attention=attention_loss).eval()
-    steps = []
+    steps, cache = [], None
     for step in range(1, cfg.steps + 1):
         scores = first if step == 1 else importance()
         drop_total, keep = targets(heads0, width0, heads_f * step / cfg.steps, ffn_f * step / cfg.steps)
@@ -110,7 +112,8 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
                 tokenizer,
                 task,
             )
-            record.update(_recover(task, model, teacher, splits, layers, cfg, reporter, step))
+            recovered, cache = _recover(task, model, teacher, splits, layers, cfg, ctx, step, cache)
+            record.update(recovered)
         reporter.info(
             f"  prune step {step}/{cfg.steps}: {sum(len(h) for h in kept_heads(model))}/{heads0} heads, "
             f"FFN {ffn_width(model)[0]}/{width0}, dev {record[metric + '_pruned']:.4f} pruned"
@@ -156,14 +159,28 @@ def _gflops_of(model, head_size: int, seq: int) -> float:
     return encoder_flops(heads, ffn_width(model), model.config.hidden_size, head_size, seq) / 1e9
 
 
-def _recover(task, model, teacher, splits, layers, cfg: PruneConfig, reporter, step) -> dict:
+def _same_everywhere(found: Importance) -> Importance:
+    """The main process's scores in every process, so all of them prune the same heads and neurons."""
+    flat = from_main([v for layer in found.heads + found.neurons for v in layer])
+    rows, out = [len(layer) for layer in found.heads + found.neurons], []
+    for n in rows:
+        out.append(flat[:n])
+        flat = flat[n:]
+    return replace(found, heads=out[: len(found.heads)], neurons=out[len(found.heads) :])
+
+
+def _recover(task, model, teacher, splits, layers, cfg: PruneConfig, ctx, step, cache) -> tuple[dict, object]:
+    """One recovery fit; returns its record and the teacher cache, which the next step reuses (same teacher,
+    same sentences)."""
     from edgebert.stages.distill import teacher_loss
     from edgebert.training.loop import fit
 
-    step_loss = teacher_loss(task, teacher, model, layers, cfg.recover, kept_heads(model))
-    result = fit(model, splits, cfg.recover, step_loss, reporter, f"recover {step}/{cfg.steps}")
+    step_loss = teacher_loss(task, teacher, layers, cfg.recover, kept_heads(model), cache)
+    name = f"recover {step}/{cfg.steps}"
+    result = fit(model, splits, cfg.recover, step_loss, ctx.reporter, name, ctx.checkpoints, ctx.recipe.training)
     metric = f"dev_{task.DEV_METRIC}"
-    return {metric: result.best_score, "best_epoch": result.best_epoch, "history": result.history}
+    record = {metric: result.best_score, "best_epoch": result.best_epoch, "history": result.history}
+    return record | {"training": result.where, "teacher_cache": step_loss.cache.stats()}, step_loss.cache
 
 
 class _LatencyProbe:

@@ -137,8 +137,18 @@ def run_teacher(task: ModuleType, cfg: TeacherConfig, data_cfg: DataConfig, data
     if cfg.finetune is not None:
         train_split = data.train.head(cfg.finetune.max_train_samples)
         splits = Splits(task.encode(tokenizer, train_split, data, data_cfg.max_length), dev, tokenizer, task)
-        result = fit(model, splits, cfg.finetune, lambda b: model(**b).loss, ctx.reporter, "teacher")
+        result = fit(
+            model,
+            splits,
+            cfg.finetune,
+            lambda m, b: m(**b).loss,
+            ctx.reporter,
+            "teacher",
+            ctx.checkpoints,
+            ctx.recipe.training,
+        )
         summary.update({metric: result.best_score, "best_epoch": result.best_epoch, "history": result.history})
+        summary["training"] = result.where
     else:
         summary[metric] = task.dev_score(model, dev, tokenizer)
     model.save_pretrained(out, safe_serialization=True)

@@ -107,12 +107,13 @@ def dev_score(model, dev, tokenizer, batch_size: int = 128) -> float:
     """Accuracy on an encoded split (the score that picks the best epoch)."""
     import torch
 
-    from edgebert.training.loop import batches
+    from edgebert.training.loop import batches, to_device
 
     model.eval()
     correct = 0
     with torch.no_grad():
         for batch in batches(dev, tokenizer, batch_size, collate=collator(tokenizer)):
+            batch = to_device(batch, model.device)
             labels = batch.pop("labels")
             correct += (model(**batch).logits.argmax(-1) == labels).sum().item()
     return correct / max(1, len(dev))

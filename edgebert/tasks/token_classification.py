@@ -124,12 +124,13 @@ def dev_score(model, dev, tokenizer, batch_size: int = 64) -> float:
     """Entity F1 on an encoded split, from the first sub-token of each word (the score that picks the epoch)."""
     import torch
 
-    from edgebert.training.loop import batches
+    from edgebert.training.loop import batches, to_device
 
     model.eval()
     gold, pred = [], []
     with torch.no_grad():
         for batch in batches(dev, tokenizer, batch_size, collate=collator(tokenizer)):
+            batch = to_device(batch, model.device)
             labels = batch.pop("labels")
             best = model(**batch).logits.argmax(-1)
             for g, p in zip(labels.tolist(), best.tolist(), strict=True):
