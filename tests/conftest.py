@@ -23,13 +23,12 @@ def demo_rows(split: str) -> list[tuple[str, str]]:
     return [tuple(line.split("\t")) for line in lines]
 
 
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> Path:
-    """A saved BertForSequenceClassification (hidden 32, 2 layers, 4 heads, intermediate 37), fast tokenizer."""
+def save_sentiment_bert(folder: Path, **shape) -> Path:
+    """A randomly initialised BertForSequenceClassification (negative/positive) with a word-level vocabulary of
+    the demo sentences and a fast tokenizer, saved to `folder`; `shape` sets BertConfig sizes."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
     words = sorted(
         {
             w
@@ -38,18 +37,15 @@ def tiny_bert(tmp_path_factory) -> Path:
             for w in re.findall(r"\w+|[^\w\s]", s.lower())
         }
     )
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
     tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
     config = BertConfig(
         vocab_size=len(words) + 5,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        max_position_embeddings=128,
         num_labels=2,
         id2label={0: "negative", 1: "positive"},
         label2id={"negative": 0, "positive": 1},
+        **shape,
     )
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -57,6 +53,13 @@ def tiny_bert(tmp_path_factory) -> Path:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A saved BertForSequenceClassification (hidden 32, 2 layers, 4 heads, intermediate 37), fast tokenizer."""
+    shape = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+    return save_sentiment_bert(tmp_path_factory.mktemp("tiny-bert"), max_position_embeddings=128, **shape)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO, write_recipe
+from tests.conftest import DEMO, save_sentiment_bert, write_recipe
 
 
 def test_line_reporter_prints_a_plain_line_every_interval():
@@ -71,29 +70,8 @@ def test_cached_teacher_outputs_are_the_teacher_s_own(tiny_bert):
 
 def _small_bert(folder: Path) -> Path:
     """A BERT slow enough (4 layers, 128 wide) that an epoch takes seconds, so a test can stop it mid-fit."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    words = sorted({w for line in (DEMO / "train.tsv").read_text().lower().split() for w in re.findall(r"\w+", line)})
-    folder.mkdir()
-    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    config = BertConfig(
-        vocab_size=len(words) + 5,
-        hidden_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=256,
-        max_position_embeddings=64,
-        num_labels=2,
-        id2label={0: "negative", 1: "positive"},
-        label2id={"negative": 0, "positive": 1},
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        BertForSequenceClassification(config).save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+    shape = dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256)
+    return save_sentiment_bert(folder, max_position_embeddings=64, **shape)
 
 
 def _compress(recipe: Path, runs: Path, *extra: str) -> subprocess.Popen:
@@ -151,3 +129,54 @@ def test_interrupted_finetune_resumes_to_the_same_weights(finetune, tmp_path, si
     print(f"max |resumed - uninterrupted| = {worst:.3g} after {sig.name} in epoch {stopped_after + 1}")
     assert worst == 0.0
     assert not list((runs / "tiny").glob(".teacher.tmp-*"))  # checkpoints go when the stage completes
+
+
+def _tiny_fit(tiny_bert, tmp_path, training=None, **train):
+    """One epoch of the tiny BERT's fine-tune on the demo data through fit, dropout off; returns (model, result)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from edgebert.data import load_data
+    from edgebert.progress import Reporter
+    from edgebert.recipe import DataConfig, TrainConfig
+    from edgebert.tasks import get
+    from edgebert.training.loop import Splits, fit
+
+    task = get("text-classification")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_bert, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+    )
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    data = load_data(DataConfig(train=str(DEMO / "train.tsv"), eval=str(DEMO / "dev.tsv")), Path)
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-3, **train)
+    train_split = data.train.head(cfg.max_train_samples)
+    encoded = (task.encode(tokenizer, split, data, 32) for split in (train_split, data.eval))
+    splits = Splits(*encoded, tokenizer, task)
+    result = fit(model, splits, cfg, lambda m, b: m(**b).loss, Reporter(), "teacher", training=training)
+    return model, result
+
+
+def test_grad_accumulation_splits_the_batch_without_changing_the_step(tiny_bert, tmp_path):
+    """batch_size is the sentences per optimizer step: four micro-batches of 4 give the weights one batch of 16
+    gives (dropout off; float rounding apart)."""
+    sentences = dict(max_train_samples=192)  # 12 whole batches (a last batch smaller than 4 would be skipped)
+    whole, _ = _tiny_fit(tiny_bert, tmp_path, **sentences)
+    split, result = _tiny_fit(tiny_bert, tmp_path, grad_accumulation=4, **sentences)
+    pairs = zip(whole.state_dict().values(), split.state_dict().values(), strict=True)
+    worst = max((a - b).abs().max().item() for a, b in pairs)
+    assert worst < 1e-5
+    assert result.where == {"device": "cpu", "precision": "no", "processes": 1, "effective_batch": 16, "micro_batch": 4}
+
+
+def test_bf16_on_the_cpu_trains_and_is_recorded_and_fp16_needs_a_gpu(tiny_bert, tmp_path):
+    import torch
+
+    from edgebert.errors import RecipeError
+    from edgebert.recipe import TrainingConfig
+
+    model, result = _tiny_fit(tiny_bert, tmp_path, training=TrainingConfig(precision="bf16"))
+    assert result.where["precision"] == "bf16" and result.best_score > 0
+    assert next(model.parameters()).dtype == torch.float32  # mixed precision: the weights stay FP32
+    if not torch.cuda.is_available():
+        with pytest.raises(RecipeError, match="fp16 needs a GPU"):
+            _tiny_fit(tiny_bert, tmp_path, training=TrainingConfig(precision="fp16"))
+    _tiny_fit(tiny_bert, tmp_path)  # back to the default precision in this process

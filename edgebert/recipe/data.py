@@ -1,0 +1,49 @@
+"""The recipe's `data:` section: where the splits are and how to read them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from edgebert.recipe.base import _Config
+
+
+class HubSource(_Config):
+    """A split from the Hugging Face hub (needs network): `{hub: glue, config: sst2, split: validation}`."""
+
+    hub: str
+    config: str | None = None
+    split: str
+
+
+class DiskSource(_Config):
+    """A folder written by `datasets.save_to_disk`; `split` picks one split of a DatasetDict."""
+
+    disk: str
+    split: str | None = None
+
+
+Source = str | HubSource | DiskSource
+
+
+class DataConfig(_Config):
+    train: Source
+    eval: Source | None = None
+    test: Source | None = None
+    text: str | int = "sentence"
+    label: str | int = "label"
+    header: bool = True
+    max_length: int = Field(128, ge=8, le=4096)
+    eval_fraction: float = Field(0.1, gt=0, lt=1)
+    # token classification (fields added after the first release: left out of the data fingerprint at default)
+    tokens: str = Field("tokens", description="JSONL field holding a sentence's tokens (token-classification)")
+    tags: str = Field("tags", description="JSONL field holding their tags (token-classification)")
+    scheme: Literal["auto", "iob1", "iob2", "iobes"] = Field("auto", description="the data's tagging scheme")
+    label_all_tokens: bool = Field(False, description="train on every sub-token, not only a word's first")
+
+    def fingerprint_json(self) -> str:
+        """The section as the data fingerprint reads it: fields added later are left out at their defaults, so
+        runs made before them keep their keys."""
+        later = {"tokens", "tags", "scheme", "label_all_tokens"}
+        return self.model_dump_json(exclude={f for f in later if f not in self.model_fields_set})

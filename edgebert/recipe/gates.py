@@ -1,0 +1,77 @@
+"""The `gates:` section: quality, latency, size and mobile bounds the run is judged by."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from edgebert.recipe.base import _Config
+
+
+class AccuracyGate(_Config):
+    """`gates.accuracy: {max_drop: 0.01}`: the documented alias of `gates.quality: {metric: accuracy, …}`."""
+
+    max_drop: float = Field(ge=0, le=1)
+
+
+class QualityGate(_Config):
+    """The shipped ONNX model's task metric against the teacher's ONNX export (both on the test split):
+    `max_drop` (a fraction: 0.01 is one point) and/or an absolute `min`. `metric` None: the task's primary one."""
+
+    metric: str | None = None
+    max_drop: float | None = Field(None, ge=0, le=1)
+    min: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> QualityGate:
+        if self.max_drop is None and self.min is None:
+            raise ValueError("gates.quality needs max_drop (vs the teacher) or min (absolute), or both")
+        return self
+
+
+class LatencyGate(_Config):
+    threads: int = 2
+    p90_ms: float | None = Field(None, gt=0)
+    max_ratio: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> LatencyGate:
+        if self.p90_ms is None and self.max_ratio is None:
+            raise ValueError("gates.latency needs p90_ms (absolute) or max_ratio (student/teacher, same run)")
+        return self
+
+
+class SizeGate(_Config):
+    max_mb: float = Field(gt=0)
+
+
+class MobileGate(_Config):
+    """How much of the mobile model (or, without export.mobile, the shipped one) a phone accelerator must take,
+    by ONNX Runtime's usability analysis: e.g. NNAPI takes at least 95% of nodes in at most 3 partitions."""
+
+    ep: Literal["nnapi", "coreml_mlprogram", "coreml_neuralnetwork"] = "nnapi"
+    min_share: float = Field(0.95, gt=0, le=1)
+    max_partitions: int = Field(3, ge=1)
+
+
+class GatesConfig(_Config):
+    quality: QualityGate | None = None
+    accuracy: AccuracyGate | None = None
+    latency: LatencyGate | None = None
+    size: SizeGate | None = None
+    mobile: MobileGate | None = None
+
+    @model_validator(mode="after")
+    def _one_quality(self) -> GatesConfig:
+        if self.quality is not None and self.accuracy is not None:
+            raise ValueError("gates.accuracy is an alias of gates.quality (metric accuracy): set one of them")
+        return self
+
+    def quality_gate(self, primary: str) -> QualityGate | None:
+        """The quality gate with its metric resolved (gates.accuracy read as quality on accuracy)."""
+        if self.accuracy is not None:
+            return QualityGate(metric="accuracy", max_drop=self.accuracy.max_drop)
+        if self.quality is not None and self.quality.metric is None:
+            return self.quality.model_copy(update={"metric": primary})
+        return self.quality

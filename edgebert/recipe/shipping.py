@@ -1,0 +1,97 @@
+"""The sections that shape and time the shipped model: `export:`, `quantize:` and `benchmark:`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edgebert.recipe.base import _Config
+
+
+class ExportConfig(_Config):
+    opset: int = Field(17, ge=11)
+    atol: float = Field(1e-3, gt=0)
+    mobile: bool = Field(False, description="also build the mobile form: fixed shapes, NNAPI/CoreML operators")
+    mobile_seq: int | None = Field(None, ge=8, description="the mobile form's sequence length; None: data.max_length")
+    trim_vocab: bool = Field(False, description="keep only the word pieces the train split uses (smaller model)")
+    single_file: bool = Field(False, description="also ship model.single.onnx: tokenizer in the graph, raw text in")
+
+
+Calibrator = Literal["minmax", "entropy", "percentile"]
+
+
+class CalibrationConfig(_Config):
+    """Static quantization's activation ranges, read from training sentences (padded to data.max_length)."""
+
+    samples: int = Field(256, ge=32, description="fewer than 32 sentences give unstable activation ranges")
+    method: Calibrator = "percentile"
+    percentile: float = Field(99.999, gt=50, le=100)
+    batch_size: int = Field(8, ge=1)
+    seed: int = 42
+
+
+class QuantScheme(_Config):
+    """One way to quantize a model: what an `auto` candidate is, and what a fixed `mode` builds."""
+
+    mode: Literal["dynamic", "static", "fp16", "none"] = "dynamic"
+    per_channel: bool = False
+    format: Literal["qdq", "qoperator"] = "qdq"  # static only
+    activations: Literal["uint8", "int8"] = "uint8"  # static only
+    symmetric: bool = False  # static only: symmetric activation ranges
+    embeddings: bool = True  # INT8 word-embedding Gather (most of a small model's bytes)
+    calibrator: Calibrator | None = None  # static only; None: quantize.calibration.method
+    keep_fp32: list[str] = Field(default_factory=list, description="node groups (embeddings, layer.N, head) or names")
+
+
+class AutoConfig(_Config):
+    """`mode: auto`: build candidates, score each on the eval split, time each, keep the fastest within max_drop."""
+
+    candidates: list[QuantScheme] | None = None  # None: the defaults for quantize.target
+    max_drop: float | None = Field(None, ge=0, le=1)  # vs the teacher on eval; None: the quality gate's max_drop
+    sensitivity: int = Field(2, ge=0, description="most sensitive node groups a failing candidate may keep in FP32")
+    eval_samples: int | None = Field(None, ge=20)
+
+
+class QuantizeConfig(QuantScheme):
+    mode: Literal["dynamic", "static", "fp16", "none", "auto"] = "dynamic"
+    source: Literal["plain", "fused"] = "plain"
+    target: Literal["x86", "arm", "mobile", "gpu"] | None = None  # None: this machine's CPU
+    calibration: CalibrationConfig = CalibrationConfig()
+    auto: AutoConfig = AutoConfig()
+
+    @model_validator(mode="after")
+    def _auto_takes_candidates(self) -> QuantizeConfig:
+        if self.mode == "auto":
+            fixed = [f for f in QuantScheme.model_fields if f != "mode" and f in self.model_fields_set]
+            if fixed:
+                raise ValueError(
+                    f"quantize.{fixed[0]} sets a fixed scheme, which mode auto does not use: "
+                    "list schemes under quantize.auto.candidates, or leave auto.candidates out for the target's"
+                )
+        return self
+
+    def scheme(self) -> QuantScheme:
+        """The scheme a fixed mode builds (not for auto)."""
+        return QuantScheme(**{k: getattr(self, k) for k in QuantScheme.model_fields})
+
+
+class BenchmarkConfig(_Config):
+    threads: list[int] = [2]
+    batch: int = Field(1, ge=1)
+    seq: int = Field(128, ge=1)
+    warmup: int = Field(10, ge=0)
+    iterations: int = Field(100, ge=5)
+    real_data: bool = True
+    max_sentences: int | None = Field(None, ge=1)
+    reference: bool = True
+    # pause at each switch between timed models, so the previous one's spinning threads are gone (bench.SETTLE_S);
+    # tests set 0: their tiny models leave nothing worth waiting for
+    settle_s: float = Field(0.3, ge=0, le=5)
+
+    @field_validator("threads")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if not v or any(t < 1 for t in v):
+            raise ValueError("benchmark.threads must list thread counts of at least 1")
+        return v

@@ -1,0 +1,116 @@
+"""The training sections: `teacher:`, `training:` (devices), `distill:` and `prune:` with its recovery."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from edgebert.recipe.base import _Config
+
+
+class TrainConfig(_Config):
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(5e-5, gt=0)
+    batch_size: int = Field(32, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_train_samples: int | None = Field(None, ge=1)
+    group_by_length: bool = Field(True, description="batch sentences of similar length (faster, less padding)")
+    seed: int = 42
+    grad_accumulation: int = Field(
+        1, ge=1, description="split each batch into this many micro-batches per process (less memory, same result)"
+    )
+    checkpoint_every: int | None = Field(
+        None, ge=1, description="also save a resumable checkpoint every N steps (one is saved after every epoch)"
+    )
+
+
+class TrainingConfig(_Config):
+    """Where the training stages run. `batch_size` stays the number of sentences per optimizer step whatever the
+    device, the number of processes (accelerate launch, torchrun) or grad_accumulation."""
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA, else Apple MPS, else CPU")
+    precision: Literal["no", "bf16", "fp16"] = Field("no", description="mixed precision (fp16 needs a GPU)")
+
+
+class TeacherConfig(_Config):
+    model: str
+    revision: str | None = None
+    trust_remote_code: bool = False
+    finetune: TrainConfig | None = None
+
+
+class LossWeights(_Config):
+    labels: float = Field(1.0, ge=0)
+    logits: float = Field(1.0, ge=0)
+    hidden: float = Field(1.0, ge=0)
+    attention: float = Field(1.0, ge=0)
+
+
+class DistillConfig(TrainConfig):
+    layers: list[int] | None = None
+    num_layers: int | None = Field(None, ge=1)
+    temperature: float = Field(2.0, gt=0)
+    losses: LossWeights = LossWeights()
+    teacher_cache_gb: float = Field(
+        4.0, ge=0, description="memory for the teacher's outputs, computed once (float16); 0: every epoch"
+    )
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(1e-4, gt=0)
+
+    @model_validator(mode="after")
+    def _one_layer_choice(self) -> DistillConfig:
+        if (self.layers is None) == (self.num_layers is None):
+            raise ValueError("set exactly one of distill.layers (teacher layer indices) or distill.num_layers")
+        if self.layers is not None and (len(self.layers) == 0 or sorted(set(self.layers)) != self.layers):
+            raise ValueError("distill.layers must be distinct teacher layer indices in increasing order")
+        return self
+
+
+class RecoverConfig(TrainConfig):
+    """The short distillation from the teacher after pruning (same losses as distill:)."""
+
+    temperature: float = Field(2.0, gt=0)
+    losses: LossWeights = LossWeights()
+    lr: float = Field(1e-4, gt=0)
+    teacher_cache_gb: float = Field(
+        4.0, ge=0, description="memory for the teacher's outputs, computed once (float16); 0: every epoch"
+    )
+
+
+class PruneBudget(_Config):
+    """Prune until the shipped (quantized) model meets p50_ms at this setting, or the encoder meets gflops."""
+
+    p50_ms: float | None = Field(None, gt=0)
+    gflops: float | None = Field(None, gt=0)
+    threads: int = Field(2, ge=1)
+    batch: int = Field(1, ge=1)
+    seq: int = Field(128, ge=1)
+    max_fraction: float = Field(0.9, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> PruneBudget:
+        if (self.p50_ms is None) == (self.gflops is None):
+            raise ValueError("prune.budget needs exactly one of p50_ms (latency on this machine) or gflops")
+        return self
+
+
+class PruneConfig(_Config):
+    heads: float | None = Field(None, ge=0, lt=1, description="fraction of attention heads to remove")
+    ffn: float | None = Field(None, ge=0, lt=1, description="fraction of FFN neurons to remove, per layer")
+    budget: PruneBudget | None = None
+    uniform_heads: bool = False
+    importance_samples: int = Field(1024, ge=8)
+    steps: int = Field(1, ge=1, le=20)
+    recover: RecoverConfig | None = RecoverConfig()
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PruneConfig:
+        fractions = self.heads is not None or self.ffn is not None
+        if fractions == (self.budget is not None):
+            raise ValueError("prune needs fractions (heads and/or ffn) or a budget, not both and not neither")
+        if fractions and not (self.heads or self.ffn):
+            raise ValueError("prune.heads and prune.ffn are both 0: nothing to remove; remove the prune section")
+        return self
