@@ -115,7 +115,7 @@ def build_manifest(ctx) -> dict:
     evaluation, timings = ctx.summary("evaluate"), ctx.summary("benchmark")
     export, quant = ctx.summary("export"), ctx.summary("quantize")
     session = make_session(ctx.onnx_models()[shipped], threads=1)
-    part = ctx.student
+    part, training = ctx.student, _training(ctx)
     return {
         "name": recipe.name,
         "task": {
@@ -150,7 +150,7 @@ def build_manifest(ctx) -> dict:
             **timings["fixed"][str(ctx.threads)][shipped],
             "machine": machine.summary(timings.get("host") or machine.describe()),
         },
-        **({"training": _training(ctx)} if _training(ctx) else {}),
+        **({"training": training} if training else {}),
         "recipe_sha256": recipe_sha256(recipe),
         "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
     }

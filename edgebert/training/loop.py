@@ -134,7 +134,7 @@ def fit(
             f"{name}: batch_size {cfg.batch_size} is less than processes x grad_accumulation ({parts}): "
             "each process needs at least one sentence per micro-batch"
         )
-    steps_per_epoch = sum(1 for rows in batch_order(splits.train, cfg.batch_size) if len(rows) >= parts)
+    steps_per_epoch = len(_steps(batch_order(splits.train, cfg.batch_size), parts))
     total = steps_per_epoch * cfg.epochs
     model.to(acc.device)
     optimizer = torch.optim.AdamW(_parameter_groups(model, cfg), lr=cfg.lr)
@@ -169,7 +169,7 @@ def _epoch(acc, wrapped, splits, cfg, step_loss, reporter, name, state, progress
     epoch_rng = state.epoch_rng if progress.step else generator.get_state()
     generator.set_state(epoch_rng)
     parts = acc.num_processes * cfg.grad_accumulation
-    order = [rows for rows in batch_order(train, cfg.batch_size, generator, cfg.group_by_length) if len(rows) >= parts]
+    order = _steps(batch_order(train, cfg.batch_size, generator, cfg.group_by_length), parts)
     desc = f"{name} epoch {progress.epoch + 1}/{cfg.epochs}"
     for step in reporter.track(range(progress.step, len(order)), desc, steps - progress.step):
         mine = order[step][acc.process_index :: acc.num_processes]
@@ -205,6 +205,12 @@ def _after_epoch(model, splits, reporter, name, result, progress, state) -> None
         result.best_score, result.best_epoch = dev, progress.epoch
         state.keep_best()
     progress.step, progress.running, progress.seen = 0, 0.0, 0
+
+
+def _steps(order: list[list[int]], parts: int) -> list[list[int]]:
+    """The batches an epoch steps through: a last batch with fewer sentences than processes x micro-batches
+    (`parts`) is skipped, so every micro-batch of every process has one."""
+    return [rows for rows in order if len(rows) >= parts]
 
 
 def _parameter_groups(model, cfg: TrainConfig) -> list[dict]:

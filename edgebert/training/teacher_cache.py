@@ -36,7 +36,8 @@ class TeacherCache:
         mask = batch["attention_mask"]
         lengths = mask.sum(1).tolist()
         if not all(bool(mask[i, :n].all()) for i, n in enumerate(lengths)):  # left padding: not cacheable here
-            return self._outputs(self._forward(batch), None)
+            out = self._forward(batch)
+            return Outputs(out.logits, out.hidden_states, out.attentions)
         keys = [self._key(batch, i, n) for i, n in enumerate(lengths)]
         missing = [i for i, k in enumerate(keys) if k not in self.rows]
         fresh = {}
@@ -51,7 +52,7 @@ class TeacherCache:
         self.misses += len(missing)
         self.hits += len(keys) - len(missing)
         rows = [fresh[i] if i in fresh else self.rows[k] for i, k in enumerate(keys)]
-        return self._outputs(None, (rows, mask.shape[1], mask.device))
+        return self._assemble(rows, mask.shape[1], mask.device)
 
     def stats(self) -> dict:
         seen = self.hits + self.misses
@@ -79,13 +80,11 @@ class TeacherCache:
         attention = torch.stack([out.attentions[a][j, :, :n, :n] for a in self.attention]) if self.attention else None
         return tuple(t.to("cpu", torch.float16) if t is not None else None for t in (logits, hidden, attention))
 
-    def _outputs(self, out, rows) -> Outputs:
-        if out is not None:
-            return Outputs(out.logits, out.hidden_states, out.attentions)
-        rows, length, device = rows
-        logits = [r[0].float() for r in rows]
-        if logits[0].dim() == 2:
-            logits = [torch.nn.functional.pad(t, (0, 0, 0, length - t.shape[0])) for t in logits]
+    def _assemble(self, rows: list[tuple], length: int, device) -> Outputs:
+        """The batch's outputs from cached rows, zero-padded to `length`, as float32 on `device`."""
+        logits = [r[0] for r in rows]
+        per_token = logits[0].dim() == 2  # token classification: [n, labels]; else [labels]
+        logits = _padded(logits, length, dims=1) if per_token else torch.stack([t.float() for t in logits])
         hidden = attentions = None
         if self.hidden:
             hidden = [None] * (max(self.hidden) + 1)
@@ -95,12 +94,12 @@ class TeacherCache:
             attentions = [None] * (max(self.attention) + 1)
             for k, a in enumerate(self.attention):
                 attentions[a] = _padded([r[2][k] for r in rows], length, dims=2).to(device)
-        return Outputs(torch.stack(logits).to(device), hidden, attentions)
+        return Outputs(logits.to(device), hidden, attentions)
 
 
 def _padded(rows: list[torch.Tensor], length: int, dims: int) -> torch.Tensor:
-    """Stack rows whose last `dims` sequence axes (hidden: [n, D] → 1; attention: [H, n, n] → 2) are shorter than
-    `length`, zero-padded, as float32."""
+    """Stack rows whose sequence axes (per-token logits or hidden states [n, D]: 1; attention [H, n, n]: 2) are
+    shorter than `length`, zero-padded, as float32."""
     out = []
     for t in rows:
         n = t.shape[-2] if dims == 2 else t.shape[0]
