@@ -125,11 +125,16 @@ def compress(
 @_friendly
 def predict(dist: Path, texts: tuple[str, ...], threads: int | None) -> None:
     """Run the model in DIST on TEXTS. A classifier prints label, score and text; a token classifier one line per
-    entity: text number, label, start and end character, score, entity text. Tab-separated (tabs, newlines and
+    entity: text number, label, start and end character, score, entity text; an embedder the text number and the
+    vector's floats, space-separated (`edgebert embed` writes files of them). Tab-separated (tabs, newlines and
     backslashes in a text are written as \\t, \\n and \\\\, so each prediction stays one line)."""
     from edgebert.runtime import load
 
     clf = load(dist, threads=threads)
+    if clf.manifest["task"]["name"] == "sentence-embedding":
+        for i, vector in enumerate(clf.embed(list(texts)), 1):
+            click.echo(f"{i}\t" + " ".join(f"{x:.6g}" for x in vector))
+        return
     if clf.manifest["task"]["name"] == "token-classification":
         for i, found in enumerate(clf.predict(list(texts)), 1):
             for e in found:
@@ -144,6 +149,45 @@ def predict(dist: Path, texts: tuple[str, ...], threads: int | None) -> None:
             )
     for text, p in zip(texts, clf.predict(list(texts)), strict=True):
         click.echo(f"{p.label}\t{p.score:.4f}\t{_one_line(text)}")
+
+
+@main.command()
+@click.argument("dist", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--input", "source", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Texts.")
+@click.option("--column", help="TSV/CSV column or JSONL field with the texts (default: one text per line).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Vectors (.npy).")
+@click.option("--batch-size", default=32, show_default=True, help="Texts per model call.")
+@click.option("--threads", type=int, default=None, help="Intra-op threads (default: ONNX Runtime's choice).")
+@click.option(
+    "--progress-every",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="When stderr is not a terminal: print a progress line this often.",
+)
+@_friendly
+def embed(
+    dist: Path,
+    source: Path,
+    column: str | None,
+    output: Path,
+    batch_size: int,
+    threads: int | None,
+    progress_every: float,
+) -> None:
+    """Embed every row of --input with the sentence-embedding model in DIST into --output, a float32 .npy
+    [rows, dim] in input order. Streamed: memory holds one chunk of 4,096 texts whatever the file's length."""
+    from edgebert.progress import for_console
+    from edgebert.runtime import load
+    from edgebert.runtime.bulk import embed_file
+    from edgebert.runtime.errors import DistError
+
+    model = load(dist, threads=threads)
+    if model.manifest["task"]["name"] != "sentence-embedding":
+        raise DistError(f"{dist} holds a {model.manifest['task']['name']} model; embed needs a sentence-embedding one")
+    result = embed_file(model, source, output, column, batch_size, track=for_console(progress_every).track)
+    click.echo(f"{result['rows']:,} vectors of {result['dim']} floats -> {output}")
 
 
 def _one_line(text: str) -> str:

@@ -123,3 +123,48 @@ def entity_metrics(gold: list[list[str]], pred: list[list[str]], seed: int = 0, 
         for j, kind in enumerate(types)
     }
     return out
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two [n, dim] arrays."""
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return (a * b).sum(axis=1)
+
+
+def spearman_with_ci(predicted: np.ndarray, gold: np.ndarray, seed: int = 0, resamples: int = 1000) -> dict:
+    """Spearman's rank correlation (scipy's, ties averaged) of predicted similarities with gold scores, with a
+    95% bootstrap interval over pairs: {"value", "low", "high", "n"}."""
+    from scipy.stats import rankdata
+
+    predicted, gold = np.asarray(predicted, np.float64), np.asarray(gold, np.float64)
+    n = len(gold)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(resamples, n))
+    # Pearson of ranks, each resample re-ranked (a resample repeats pairs, so its ranks differ from the full set's)
+    rp, rg = rankdata(predicted[idx], axis=1), rankdata(gold[idx], axis=1)
+    rp, rg = rp - rp.mean(1, keepdims=True), rg - rg.mean(1, keepdims=True)
+    boot = (rp * rg).sum(1) / np.sqrt((rp * rp).sum(1) * (rg * rg).sum(1))
+    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    value = float(np.corrcoef(rankdata(predicted), rankdata(gold))[0, 1])
+    return {"value": round(value, 6), "low": round(float(low), 4), "high": round(float(high), 4), "n": n}
+
+
+def neighbour_agreement(reference: np.ndarray, other: np.ndarray, k: int = 10, chunk: int = 1024) -> float:
+    """Share of each sentence's k nearest neighbours (cosine, itself excluded) under `reference` that `other`
+    keeps, averaged over sentences: 1.0 when the two embeddings rank a corpus alike."""
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    ref, oth = unit(reference), unit(other)
+    n, kept = len(ref), 0
+    for start in range(0, n, chunk):
+        rows = np.arange(start, min(n, start + chunk))
+        tops = []
+        for x in (ref, oth):
+            sim = x[rows] @ x.T
+            sim[np.arange(len(rows)), rows] = -np.inf
+            tops.append(np.argpartition(-sim, k, axis=1)[:, :k])
+        kept += sum(len(np.intersect1d(a, b)) for a, b in zip(*tops, strict=True))
+    return kept / (n * k)

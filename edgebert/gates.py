@@ -84,16 +84,22 @@ def check_gates(
         if lat.max_ratio is not None:
             verdicts.append(_latency_ratio(benchmark, row, shipped, lat.max_ratio, setting))
     if gates.size is not None:
-        verdicts.append(
-            Verdict(
-                "size",
-                _ok(shipped_mb <= gates.size.max_mb),
-                round(shipped_mb, 2),
-                gates.size.max_mb,
-                "MB",
-                f"{shipped} model file",
+        size, teacher_mb = gates.size, benchmark.get("file_mb", {}).get("teacher")
+        if size.max_mb is not None:
+            ok = _ok(shipped_mb <= size.max_mb)
+            verdicts.append(Verdict("size", ok, round(shipped_mb, 2), size.max_mb, "MB", f"{shipped} model file"))
+        if size.max_ratio is not None:
+            ratio = shipped_mb / teacher_mb if teacher_mb else float("inf")
+            verdicts.append(
+                Verdict(
+                    "size",
+                    _ok(ratio <= size.max_ratio),
+                    round(ratio, 4),
+                    size.max_ratio,
+                    "x teacher file",
+                    f"{shipped} {shipped_mb:.1f} MB, teacher ONNX {teacher_mb or 0:.1f} MB",
+                )
             )
-        )
     if gates.mobile is not None and mobile is not None:
         g, (which, usability) = gates.mobile, mobile
         r = usability[g.ep]["as_is"]

@@ -165,6 +165,8 @@ def render_markdown(report: dict) -> str:
     shipped = report["evaluation"]["models"].get(report["evaluation"].get("shipped"), {})
     if shipped.get("per_type"):
         lines += _per_type_section(report["evaluation"]["shipped"], shipped["per_type"])
+    if shipped.get("vs_teacher"):
+        lines += _vs_teacher_section(report["evaluation"]["models"])
     if report.get("pruning"):
         lines += _pruning_section(
             report["pruning"], report["models"], metrics[0][0], report.get("dev_metric", "accuracy")
@@ -198,6 +200,24 @@ def _per_type_section(name: str, per_type: dict) -> list[str]:
     for kind, m in per_type.items():
         p, r = m["entity_precision"]["value"] * 100, m["entity_recall"]["value"] * 100
         lines.append(f"| {kind} | {p:.2f} | {r:.2f} | {_acc(m['entity_f1'])} | {m['support']} |")
+    return lines
+
+
+def _vs_teacher_section(models: dict) -> list[str]:
+    rows = [(name, m["vs_teacher"]) for name, m in models.items() if m.get("vs_teacher")]
+    corpus = rows[0][1]["corpus"]
+    lines = [
+        "",
+        "### Against the teacher's vectors",
+        "",
+        f"Cosine to the teacher's vector on the test sentences; top-10 neighbours of the teacher kept, over {corpus:,} "
+        "corpus sentences.",
+        "",
+        "| model | mean cosine | 5th-percentile cosine | neighbours kept |",
+        "|---|---|---|---|",
+    ]
+    for name, v in rows:
+        lines.append(f"| {name} | {v['cosine_mean']:.4f} | {v['cosine_p5']:.4f} | {v['neighbours_kept'] * 100:.1f}% |")
     return lines
 
 
@@ -250,7 +270,8 @@ def _quantization_section(quant: dict) -> list[str]:
             f"`auto` scored {len(auto['candidates'])} candidates on {auto['eval_sentences']} eval sentences through "
             f"ONNX Runtime and timed each against {anchor} "
             "in paired rounds on this machine (p50 = the anchor's p50 x the ratio). Bound: the "
-            f"teacher's {auto['teacher_accuracy'] * 100:.2f} minus the allowed drop = {auto['bound'] * 100:.2f}. "
+            f"teacher's {auto['teacher_accuracy'] * 100:.2f} minus the allowed drop = {auto['bound'] * 100:.2f}"
+            + (f", and a file of at most {auto['max_mb']:.1f} MB (the size gate). " if auto.get("max_mb") else ". ")
             + (
                 f"Kept **{auto['winner']}**, the fastest within the bound."
                 if auto["within_bound"]

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from edgebert.errors import RecipeError
+from edgebert.data.texts import TextColumn, read_texts
+from edgebert.errors import DataError, RecipeError
 from edgebert.recipe import DistillConfig
 from edgebert.stages.distill import build_student, pick_layers
 from edgebert.tasks import get
@@ -68,3 +69,66 @@ def test_loss_terms_vanish_when_student_equals_teacher(tiny_bert):
         DistillConfig(num_layers=1, losses={"labels": 0, "logits": 0, "hidden": 0, "attention": 0, **w}),
     ).item()
     assert only(logits=1) > 1e-4 and only(hidden=1) > 1e-6 and only(attention=1) > 1e-4
+
+
+def test_unlabelled_text_reads_lines_and_columns_once_each(tmp_path):
+    (tmp_path / "lines.txt").write_text("A plane is taking off.\n\nA man plays a flute.\n")
+    (tmp_path / "pairs.tsv").write_text("sentence1\tsentence2\tscore\nA man plays a flute.\tA dog runs.\t1.0\n")
+    sources = [
+        "lines.txt",
+        TextColumn(file="pairs.tsv", column="sentence2"),
+        {"file": "pairs.tsv", "column": "sentence1"},
+    ]
+    cfg = DistillConfig(num_layers=1, unlabelled=sources)
+    texts = read_texts(cfg.unlabelled, lambda p: tmp_path / p, "distill.unlabelled")
+    assert texts == ["A plane is taking off.", "A man plays a flute.", "A dog runs."]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            {"file": "pairs.tsv", "column": "sentence"},
+            "distill.unlabelled: pairs.tsv has no column 'sentence'; its columns: sentence1, score",
+        ),
+        ("missing.txt", "distill.unlabelled: file"),
+        ("blank.txt", "distill.unlabelled: no sentences in blank.txt"),
+    ],
+)
+def test_bad_unlabelled_text_is_one_line_naming_the_field(tmp_path, source, message):
+    (tmp_path / "pairs.tsv").write_text("sentence1\tscore\nA dog runs.\t1.0\n")
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    cfg = DistillConfig(num_layers=1, unlabelled=[source])
+    with pytest.raises(DataError) as e:
+        read_texts(cfg.unlabelled, lambda p: tmp_path / p, "distill.unlabelled")
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_unlabelled_rows_train_only_through_the_teacher_term(tiny_bert):
+    """Unlabelled words and sentences carry SOFT labels: the task loss skips them (an all-unlabelled batch has a
+    zero, finite task loss), the output term reads them."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    ner = get("token-classification")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    enc = ner.encode_unlabelled(tokenizer, ["Angela Merkel visited Paris ."], 32)
+    ids, labels = enc.features[0]["input_ids"], enc.features[0]["labels"]
+    words = tokenizer(["Angela", "Merkel", "visited", "Paris", "."], is_split_into_words=True).word_ids()
+    first = [p for p, w in enumerate(words) if w is not None and (p == 0 or words[p - 1] != w)]
+    assert [p for p, x in enumerate(labels) if x == ner.SOFT] == first and len(labels) == len(ids)
+    assert all(x == ner.IGNORE for p, x in enumerate(labels) if p not in first)
+
+    model = AutoModelForTokenClassification.from_pretrained(tiny_bert).eval()  # its 2-label head will do
+    batch = ner.collator(tokenizer)(enc.features)
+    targets = {"labels": batch.pop("labels")}
+    out = model(**batch)
+    assert ner.task_loss(out, targets).item() == 0.0
+    cfg = DistillConfig(num_layers=1, temperature=1.0)
+    shifted = type(out)(logits=out.logits + torch.randn_like(out.logits))
+    assert ner.output_loss(out.logits, shifted.logits, targets, cfg).item() > 1e-3
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.2]])
+    one = type(out)(logits=logits)
+    mixed = TASK.task_loss(one, {"labels": torch.tensor([0, TASK.SOFT])})
+    assert mixed.item() == pytest.approx(torch.nn.functional.cross_entropy(logits[:1], torch.tensor([0])).item())
+    assert TASK.task_loss(one, {"labels": torch.tensor([TASK.SOFT, TASK.SOFT])}).item() == 0.0

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from edgebert.errors import DataError
 from edgebert.evaluate import accuracy_with_ci, macro_f1, macro_f1_with_ci, wilson
 from edgebert.gates import check_gates, exit_code
 from edgebert.recipe import GatesConfig
@@ -58,6 +59,15 @@ def test_gates_pass_and_fail_with_measured_values():
     assert not bad["accuracy"].passed and bad["accuracy"].measured == pytest.approx(3.0)
     assert not bad["latency"].passed and not bad["latency-ratio"].passed and not bad["size"].passed
     assert "FAIL  size: 21 MB (bound 20 MB" in bad["size"].line()
+    # max_ratio: the shipped file against the teacher's ONNX file of the same run
+    evaluation, timings = _measured()
+    timings["file_mb"] = {"teacher": 90.4, "student-int8": 22.7}
+    ratio = check_gates(GatesConfig(size={"max_ratio": 0.25}), evaluation, timings, shipped_mb=22.7)
+    assert [(v.gate, v.passed, v.measured) for v in ratio] == [("size", False, 0.2511)]
+    fits = check_gates(GatesConfig(size={"max_ratio": 0.25, "max_mb": 20}), evaluation, timings, shipped_mb=17.4)
+    assert [v.passed for v in fits] == [True, True] and "teacher ONNX 90.4 MB" in fits[1].detail
+    with pytest.raises(ValueError, match="gates.size needs max_mb"):
+        GatesConfig(size={})
 
 
 def test_latency_ratio_is_paired_within_rounds_and_inconclusive_when_its_interval_straddles_the_bound():
@@ -105,3 +115,55 @@ def test_host_description_reads_the_cpu_flags(monkeypatch):
     monkeypatch.setattr(machine, "_cpuinfo", lambda: {"model name": "Old CPU", "flags": "fpu avx2"})
     assert machine.describe()["int8_dot"] == [] and machine.summary(machine.describe()).startswith("Old CPU, ")
     assert machine.summary(machine.describe()).endswith("INT8 dot product: none")
+
+
+def test_spearman_matches_scipy_with_an_interval_and_neighbours_are_shared():
+    from scipy.stats import spearmanr
+
+    from edgebert.evaluate import neighbour_agreement, spearman_with_ci
+
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 6, 800).astype(float)  # ties, as STS-B's scores have
+    predicted = gold + rng.normal(0, 1.5, 800)
+    r = spearman_with_ci(predicted, gold)
+    assert r["value"] == pytest.approx(spearmanr(predicted, gold).statistic, abs=1e-6)
+    assert r["low"] < r["value"] < r["high"] and r["high"] - r["low"] < 0.15 and r["n"] == 800
+    vectors = rng.normal(size=(600, 32)).astype(np.float32)
+    assert neighbour_agreement(vectors, vectors * 3.0) == 1.0  # scale does not change cosine neighbours
+    noisy = neighbour_agreement(vectors, vectors + rng.normal(0, 0.3, vectors.shape))
+    unrelated = neighbour_agreement(vectors, rng.normal(size=vectors.shape))
+    assert 0.3 < noisy < 1.0 and unrelated < 0.05
+
+
+def test_scored_pairs_read_strictly(tmp_path):
+    from edgebert.data.pairs import PairColumns, read_pairs
+
+    def read(text, **columns):
+        (tmp_path / "pairs.tsv").write_text(text)
+        return read_pairs("pairs.tsv", "test", PairColumns(**columns), lambda p: tmp_path / p)
+
+    ok = read("sentence1\tsentence2\tscore\nA dog runs.\tA dog is running.\t4.8\nA cat.\tA dog runs.\t0.5\n")
+    assert ok.first == ["A dog runs.", "A cat."] and ok.scores == [4.8, 0.5]
+    assert ok.texts == ["A dog runs.", "A cat.", "A dog is running."]
+    errors = [
+        (
+            "sentence1\tsentence2\nA.\tB.\n",
+            {},
+            "pairs.tsv has no column 'score' for data.score; its columns: sentence1, sentence2",
+        ),
+        (
+            "sentence1\tsentence2\tscore\nA.\tB.\thigh\n",
+            {},
+            "pairs.tsv line 2: score 'high' (data.score='score') is not a number",
+        ),
+        (
+            "sentence1\tsentence2\tscore\nA.\tB.\t7\n",
+            {"low": 0, "high": 5},
+            "pairs.tsv line 2: score 7 is outside data.score_range [0, 5]",
+        ),
+        ("sentence1\tsentence2\tscore\n", {}, "data.test (pairs.tsv) has no pairs"),
+    ]
+    for text, columns, message in errors:
+        with pytest.raises(DataError) as e:
+            read(text, **columns)
+        assert str(e.value).startswith(message), str(e.value)

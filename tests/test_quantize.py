@@ -159,6 +159,11 @@ def test_auto_picks_a_slower_candidate_when_the_fastest_breaks_the_bound():
     assert (winner.name, within) == ("fp32", False)
     broken = Trial("fp16", QuantScheme(), Path("x"), error="no GPU")
     assert choose([broken, *trials], 0.91)[0].name == "dynamic"
+    # the size gate's limit: a candidate over it is not kept, however fast and accurate
+    trials[2].mb, trials[0].mb, trials[1].mb = 17.4, 69.0, 17.5
+    assert choose(trials, bound=0.91, max_mb=22.6)[0].name == "dynamic"
+    assert choose(trials, bound=0.80, max_mb=17.45)[0].name == "dynamic"
+    assert choose(trials, bound=0.80, max_mb=10.0) == (trials[0], False)  # none fits: the most accurate, flagged
 
 
 def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_bert, exported, tmp_path):

@@ -82,6 +82,7 @@ def _quantize_inputs(ctx: Context):
         threads=ctx.threads,
         reporter=ctx.reporter,
         teacher_tokenizer=teacher_tokenizer,
+        size=r.gates.size,
     )
 
 

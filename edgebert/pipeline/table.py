@@ -42,6 +42,19 @@ def _data(ctx: Context) -> list[str]:
     return [ctx.data_key]
 
 
+def _with_unlabelled(section: Callable[[Recipe], object]) -> Callable[[Context], list[str]]:
+    """The data fingerprint and, when the stage reads unlabelled text, the bytes of those files."""
+
+    def parts(ctx: Context) -> list[str]:
+        from edgebert.data.texts import fingerprint as texts_fingerprint
+
+        cfg = section(ctx.recipe)
+        extra = [texts_fingerprint(cfg.unlabelled, ctx.recipe.path)] if cfg is not None and cfg.unlabelled else []
+        return _data(ctx) + extra
+
+    return parts
+
+
 def _none(ctx: Context) -> list[str]:
     return []
 
@@ -117,7 +130,7 @@ STAGES = (
         "distill",
         _trained("distill"),
         ("teacher",),
-        _data,
+        _with_unlabelled(lambda r: r.distill),
         steps.distill,
         lambda c, s: (
             f"layers {s['layers']}, {_dev(c, s)} (at init {s[c.dev_metric + '_at_init']:.4f}), "
@@ -125,7 +138,15 @@ STAGES = (
         ),
         enabled=lambda r: r.distill is not None,
     ),
-    Stage("prune", _prune_sections, ("distill",), _data, steps.prune, _describe_prune, lambda r: r.prune is not None),
+    Stage(
+        "prune",
+        _prune_sections,
+        ("distill",),
+        _with_unlabelled(lambda r: r.prune and r.prune.recover),
+        steps.prune,
+        _describe_prune,
+        lambda r: r.prune is not None,
+    ),
     Stage(
         "export",
         lambda r: ("export",),

@@ -1,8 +1,9 @@
 """`quantize.mode: auto`: build every candidate, score each on the eval split through ONNX Runtime, rescue
 failing INT8 candidates by keeping their most sensitive node groups in FP32, time each against one anchor
-candidate in paired rounds, and keep the fastest one within the accuracy bound (the teacher's eval accuracy minus the
-allowed drop). When none is within it, the most accurate is kept and the caller reports the gate. "Accuracy" here is
-the task's primary metric, scored by the callbacks in AutoContext.
+candidate in paired rounds, and keep the fastest one within the accuracy bound (the teacher's eval accuracy minus
+the allowed drop) and within the size gate's file limit, when the recipe has one. When none is within them, the
+most accurate is kept and the caller reports the gate. "Accuracy" here is the task's primary metric, scored by the
+callbacks in AutoContext.
 """
 
 from __future__ import annotations
@@ -32,22 +33,27 @@ class Trial:
     rescue_of: str | None = None
     timing: dict | None = None  # p50 as a ratio to the anchor candidate, with its 95% interval
 
-    def row(self, bound: float) -> dict:
+    def row(self, bound: float, max_mb: float | None = None) -> dict:
         d = asdict(self)
         d["scheme"] = self.scheme.model_dump(mode="json", exclude_defaults=True)
         d["path"] = str(self.path)
-        d["within_bound"] = self.accuracy is not None and self.accuracy >= bound
+        d["within_bound"] = self.within(bound, max_mb)
         return d
 
+    def within(self, bound: float, max_mb: float | None = None) -> bool:
+        """At or above the accuracy bound, and no larger than `max_mb` (the size gate's limit) when given."""
+        small = max_mb is None or (self.mb is not None and self.mb <= max_mb)
+        return self.accuracy is not None and self.accuracy >= bound and small
 
-def choose(trials: list[Trial], bound: float) -> tuple[Trial, bool]:
-    """The fastest trial at or above `bound`; if none is, the most accurate one (and False)."""
+
+def choose(trials: list[Trial], bound: float, max_mb: float | None = None) -> tuple[Trial, bool]:
+    """The fastest trial within `bound` (and `max_mb`); if none is, the most accurate one (and False)."""
     usable = [t for t in trials if t.error is None and t.accuracy is not None and t.p50_ms is not None]
     if not usable:
         raise StageError(
             "no quantization candidate could be built: " + "; ".join(f"{t.name}: {t.error}" for t in trials)
         )
-    within = [t for t in usable if t.accuracy >= bound]
+    within = [t for t in usable if t.within(bound, max_mb)]
     if within:
         return min(within, key=lambda t: (t.p50_ms, -t.accuracy)), True
     return max(usable, key=lambda t: (t.accuracy, -t.p50_ms)), False
@@ -64,6 +70,7 @@ class AutoContext:
     calibration: list[Feeds] | None
     bound: float
     track: Callable = lambda items, *a, **k: items
+    max_mb: float | None = None  # the size gate's file limit: larger candidates are not kept
 
 
 def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) -> dict:
@@ -88,12 +95,13 @@ def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) ->
     for n, timed in ctx.time_all(built).items():
         trial = next(t for t in trials if t.name == n)
         trial.p50_ms, trial.timing = timed["p50_ms"], {k: v for k, v in timed.items() if k != "p50_ms"}
-    winner, within = choose(trials, ctx.bound)
+    winner, within = choose(trials, ctx.bound, ctx.max_mb)
     return {
         "bound": round(ctx.bound, 6),
+        "max_mb": round(ctx.max_mb, 2) if ctx.max_mb is not None else None,
         "winner": winner.name,
         "within_bound": within,
-        "candidates": [t.row(ctx.bound) for t in trials],
+        "candidates": [t.row(ctx.bound, ctx.max_mb) for t in trials],
         "sensitivity": sensitivity,
         "_winner": winner,
     }

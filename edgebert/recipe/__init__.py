@@ -134,6 +134,8 @@ class Recipe(_Config):
                 "quantize.mode auto needs the accuracy it may lose: "
                 "set quantize.auto.max_drop or gates.accuracy.max_drop (or gates.quality.max_drop)"
             )
+        if self.task == "sentence-embedding":
+            _embedding_sections(self)
         if self.export.single_file and self.task != "text-classification":
             raise ValueError(f"export.single_file builds text classifiers only; set it to false for {self.task}")
         if self.export.trim_vocab and self.distill is None and self.prune is None:
@@ -151,6 +153,22 @@ class Recipe(_Config):
         """sha256 over the named sections, so a stage reruns only when its own config changes."""
         blob = json.dumps({s: _dump(getattr(self, s)) for s in sections}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _embedding_sections(recipe: Recipe) -> None:
+    """What sentence-embedding recipes cannot use (yet), each refused with the field to change."""
+    if recipe.teacher.finetune is not None:
+        raise ValueError(
+            "teacher.finetune: a sentence-embedding teacher is used as it is (there is no head to train); "
+            "remove teacher.finetune"
+        )
+    if recipe.prune is not None:
+        raise ValueError(
+            "prune: pruning scores heads by the task loss, which sentence-embedding does not have (its importance "
+            "would need the teacher's vectors); remove the prune section and shrink with distill.layers"
+        )
+    if recipe.export.mobile:
+        raise ValueError("export.mobile is not built for sentence-embedding yet; set it to false")
 
 
 def _dump(value: object) -> object:

@@ -27,6 +27,18 @@ class DiskSource(_Config):
 Source = str | HubSource | DiskSource
 
 
+class TextColumn(_Config):
+    """One column of texts: `{file: corpus.tsv, column: sentence}` (TSV/CSV/JSONL, a save_to_disk folder, a hub
+    split). A plain string in a list of these names a text file with one sentence per line."""
+
+    file: Source
+    column: str | int = "sentence"
+    header: bool = True
+
+
+TextSource = str | TextColumn
+
+
 class DataConfig(_Config):
     train: Source
     eval: Source | None = None
@@ -41,9 +53,16 @@ class DataConfig(_Config):
     tags: str = Field("tags", description="JSONL field holding their tags (token-classification)")
     scheme: Literal["auto", "iob1", "iob2", "iobes"] = Field("auto", description="the data's tagging scheme")
     label_all_tokens: bool = Field(False, description="train on every sub-token, not only a word's first")
+    # sentence embeddings: train is a corpus (its `text` column); eval and test are scored pairs
+    sentence1: str | int = Field("sentence1", description="a pair's first sentence column (sentence-embedding)")
+    sentence2: str | int = Field("sentence2", description="a pair's second sentence column (sentence-embedding)")
+    score: str | int = Field("score", description="a pair's similarity score column (sentence-embedding)")
+    score_range: tuple[float, float] | None = Field(
+        None, description="[low, high] every score must lie in, e.g. [0, 5] for STS-B (sentence-embedding)"
+    )
 
     def fingerprint_json(self) -> str:
         """The section as the data fingerprint reads it: fields added later are left out at their defaults, so
         runs made before them keep their keys."""
-        later = {"tokens", "tags", "scheme", "label_all_tokens"}
+        later = {"tokens", "tags", "scheme", "label_all_tokens", "sentence1", "sentence2", "score", "score_range"}
         return self.model_dump_json(exclude={f for f in later if f not in self.model_fields_set})

@@ -43,7 +43,22 @@ class LatencyGate(_Config):
 
 
 class SizeGate(_Config):
-    max_mb: float = Field(gt=0)
+    """The shipped model file: at most `max_mb`, and/or at most `max_ratio` of the teacher's ONNX file (both
+    measured in the run). `quantize.mode: auto` keeps only candidates within it."""
+
+    max_mb: float | None = Field(None, gt=0)
+    max_ratio: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> SizeGate:
+        if self.max_mb is None and self.max_ratio is None:
+            raise ValueError("gates.size needs max_mb (absolute) or max_ratio (of the teacher's ONNX file), or both")
+        return self
+
+    def limit_mb(self, teacher_mb: float) -> float:
+        """The tighter of the two bounds, in MB."""
+        ratio = self.max_ratio * teacher_mb if self.max_ratio is not None else float("inf")
+        return min(self.max_mb if self.max_mb is not None else float("inf"), ratio)
 
 
 class MobileGate(_Config):

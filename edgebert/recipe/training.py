@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from edgebert.recipe.base import _Config
+from edgebert.recipe.data import TextSource
 
 
 class TrainConfig(_Config):
@@ -39,6 +40,9 @@ class TeacherConfig(_Config):
     revision: str | None = None
     trust_remote_code: bool = False
     finetune: TrainConfig | None = None
+    # sentence embeddings: read from a sentence-transformers folder; set them for a plain encoder
+    pooling: Literal["mean", "cls", "max"] | None = Field(None, description="sentence-embedding: how tokens pool")
+    normalize: bool | None = Field(None, description="sentence-embedding: L2-normalise the pooled vector")
 
 
 class LossWeights(_Config):
@@ -48,16 +52,29 @@ class LossWeights(_Config):
     attention: float = Field(1.0, ge=0)
 
 
-class DistillConfig(TrainConfig):
-    layers: list[int] | None = None
-    num_layers: int | None = Field(None, ge=1)
+class FromTeacher(TrainConfig):
+    """What distillation and pruning recovery share: the teacher's soft targets and the extra text they read."""
+
     temperature: float = Field(2.0, gt=0)
     losses: LossWeights = LossWeights()
+    lr: float = Field(1e-4, gt=0)
     teacher_cache_gb: float = Field(
         4.0, ge=0, description="memory for the teacher's outputs, computed once (float16); 0: every epoch"
     )
+    embedding_loss: Literal["mse", "cosine"] = Field(
+        "mse", description="sentence-embedding: squared distance or 1 - cosine between the pooled vectors"
+    )
+    unlabelled: list[TextSource] = Field(
+        [],
+        description="more text the student learns from the teacher's outputs alone (no labels): text files, one "
+        "sentence per line, or {file, column} of a TSV/CSV/JSONL",
+    )
+
+
+class DistillConfig(FromTeacher):
+    layers: list[int] | None = None
+    num_layers: int | None = Field(None, ge=1)
     epochs: int = Field(3, ge=1)
-    lr: float = Field(1e-4, gt=0)
 
     @model_validator(mode="after")
     def _one_layer_choice(self) -> DistillConfig:
@@ -68,15 +85,8 @@ class DistillConfig(TrainConfig):
         return self
 
 
-class RecoverConfig(TrainConfig):
+class RecoverConfig(FromTeacher):
     """The short distillation from the teacher after pruning (same losses as distill:)."""
-
-    temperature: float = Field(2.0, gt=0)
-    losses: LossWeights = LossWeights()
-    lr: float = Field(1e-4, gt=0)
-    teacher_cache_gb: float = Field(
-        4.0, ge=0, description="memory for the teacher's outputs, computed once (float16); 0: every epoch"
-    )
 
 
 class PruneBudget(_Config):

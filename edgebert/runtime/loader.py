@@ -19,6 +19,7 @@ from edgebert.runtime.session import make_session
 PREDICTORS = {
     "text-classification": "edgebert.runtime.text_classification:TextClassifier",
     "token-classification": "edgebert.runtime.token_classification:TokenClassifier",
+    "sentence-embedding": "edgebert.runtime.sentence_embedding:Embedder",
 }
 
 

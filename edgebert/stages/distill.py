@@ -12,10 +12,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from edgebert.data import Dataset
 from edgebert.errors import RecipeError
 from edgebert.recipe import DistillConfig
+from edgebert.recipe.training import FromTeacher
+
+if TYPE_CHECKING:  # torch is imported by the stages that train, not by recipe validation
+    from edgebert.training.loop import Encoded
 
 _LAYER = re.compile(r"^(.*\.(?:layer|layers))\.(\d+)\.(.*)$")
 
@@ -62,10 +67,9 @@ def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir
     teacher.eval()
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     student, layers = build_student(task, teacher, cfg)
-    train_split = data.train.head(cfg.max_train_samples)
     max_length = ctx.recipe.data.max_length
     splits = Splits(
-        task.encode(tokenizer, train_split, data, max_length),
+        training_set(task, tokenizer, data, cfg, ctx, "distill"),
         task.encode(tokenizer, data.eval, data, max_length),
         tokenizer,
         task,
@@ -86,7 +90,24 @@ def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir
         "history": result.history,
         "training": result.where,
         "teacher_cache": step_loss.cache.stats(),
+        "train_sentences": len(splits.train),
     }
+
+
+def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, ctx, field: str) -> Encoded:
+    """The train split (its first `max_train_samples`), then the `unlabelled` sentences, which the student learns
+    from the teacher's outputs alone (the task encodes them with labels its task loss skips)."""
+    from edgebert.data.texts import read_texts
+    from edgebert.training.loop import Encoded
+
+    max_length = ctx.recipe.data.max_length
+    labelled = task.encode(tokenizer, data.train.head(cfg.max_train_samples), data, max_length)
+    if not cfg.unlabelled:
+        return labelled
+    texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled")
+    extra = task.encode_unlabelled(tokenizer, texts, max_length)
+    ctx.reporter.info(f"  {field}: {len(labelled):,} labelled and {len(extra):,} unlabelled sentences")
+    return Encoded(labelled.features + extra.features)
 
 
 def teacher_loss(task: ModuleType, teacher, layers: list[int], cfg, heads=None, cache=None):
@@ -100,13 +121,15 @@ def teacher_loss(task: ModuleType, teacher, layers: list[int], cfg, heads=None, 
     hidden = [0] + [layer + 1 for layer in layers] if wants["output_hidden_states"] else []
     if cache is None:
         attention = list(layers) if wants["output_attentions"] else []
-        cache = TeacherCache(teacher, hidden, attention, cfg.teacher_cache_gb)
+        target = lambda out, mask: task.distill_target(teacher.config, out, mask)  # noqa: E731
+        cache = TeacherCache(teacher, hidden, attention, cfg.teacher_cache_gb, target)
 
     def step_loss(student, batch):
         targets = {"labels": batch.pop("labels"), "attention_mask": batch["attention_mask"]}
         t_out = cache(batch)
         s_out = student(**batch, **wants)
-        return distill_loss(task, s_out, t_out, targets, layers, cfg, heads)
+        config = getattr(student, "module", student).config  # under DDP, the wrapped model's
+        return distill_loss(task, s_out, t_out, targets, layers, cfg, heads, config)
 
     step_loss.cache = cache
     return step_loss

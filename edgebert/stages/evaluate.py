@@ -30,12 +30,17 @@ def run_evaluate(task: ModuleType, models: Models, data, max_length: int, ctx, b
     reporter: Reporter = ctx.reporter
     split = data.test
     outputs = {"teacher-pytorch": _pytorch_outputs(task, models.teacher_dir, split, max_length, ctx)}
+    predictors = {}
     for name, path in models.onnx.items():
-        predictor = task.onnx_predictor(path, models.tokenizer(name), data, max_length)
+        predictors[name] = task.onnx_predictor(path, models.tokenizer(name), data, max_length)
         outputs[name] = task.onnx_outputs(
-            predictor, split, batch_size, lambda c, n=name: reporter.track(c, f"evaluate {n}")
+            predictors[name], split, batch_size, lambda c, n=name: reporter.track(c, f"evaluate {n}")
         )
     results = {name: task.metrics(out, split, data, 0) for name, out in outputs.items()}
+    compare = getattr(task, "compare_to_teacher", None)  # a task's figures against the teacher (embeddings)
+    if compare is not None:
+        for name, figures in compare(predictors, outputs, data, reporter.track).items():
+            results[name]["vs_teacher"] = figures
     return {
         "split": split.origin,
         "n": len(split),

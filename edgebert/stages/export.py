@@ -39,21 +39,28 @@ FUSED_OPS = (
 
 
 def export_onnx(
-    model_dir: Path, out: Path, opset: int, optimum_task: str = "text-classification", trust_remote_code: bool = False
+    model_dir: Path, out: Path, opset: int, task: ModuleType | str = "text-classification", trust_remote_code=False
 ) -> Path:
-    """Export with optimum-onnx (`optimum_task` is the task module's OPTIMUM_TASK) into `out`; returns model.onnx."""
+    """Export with optimum-onnx into `out`; returns model.onnx. `task` is the task module (its OPTIMUM_TASK, and
+    OPTIMUM_LIBRARY when the task exports through another library's layout: a sentence-transformers folder is
+    prepared by the task's `export_folder`), or an optimum task name."""
     from optimum.exporters.onnx import main_export
 
+    optimum_task = task if isinstance(task, str) else task.OPTIMUM_TASK
+    library = "transformers" if isinstance(task, str) else getattr(task, "OPTIMUM_LIBRARY", "transformers")
     tmp = out / "_optimum"
+    source = Path(model_dir)
+    if library != "transformers":
+        source = task.export_folder(source, out / "_source")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             main_export(
-                str(model_dir),
+                str(source),
                 output=tmp,
                 task=optimum_task,
                 opset=opset,
                 do_validation=False,
-                library_name="transformers",
+                library_name=library,
                 trust_remote_code=trust_remote_code,
             )
     except Exception as e:  # noqa: BLE001 - optimum raises many types; the user needs the first line
@@ -61,6 +68,8 @@ def export_onnx(
     target = out / "model.onnx"
     shutil.move(tmp / "model.onnx", target)
     shutil.rmtree(tmp)
+    if source != Path(model_dir):
+        shutil.rmtree(source)
     return target
 
 
@@ -170,7 +179,7 @@ class ExportJob:
 def run_export(task: ModuleType, job: ExportJob, cfg: ExportConfig, out: Path, options) -> dict:
     """model.onnx (plain) and model.fused.onnx, both verified; returns sizes, differences and fusion counts."""
     reference, config = pytorch_reference(task, job.model_dir, job.texts, job.max_length, options)
-    plain = export_onnx(job.model_dir, out, cfg.opset, task.OPTIMUM_TASK, options.trust_remote_code)
+    plain = export_onnx(job.model_dir, out, cfg.opset, task, options.trust_remote_code)
     fused_path = out / "model.fused.onnx"
     # pruned heads leave layers with different head counts: let the fusion read them from each graph node
     heads, hidden = (0, 0) if config.pruned_heads else (config.num_attention_heads, config.hidden_size)

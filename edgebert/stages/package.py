@@ -120,7 +120,7 @@ def build_manifest(ctx) -> dict:
         "name": recipe.name,
         "task": {
             "name": task.NAME,
-            **task.manifest_block(ctx.data),
+            **task.manifest_block(ctx.data, ctx.shipped_source()),
             "max_length": recipe.data.max_length,
             "primary_metric": task.PRIMARY_METRIC,
             "inputs": [i.name for i in session.get_inputs()],

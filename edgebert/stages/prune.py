@@ -47,6 +47,7 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
     budget), model options and the reporter."""
     from transformers import AutoTokenizer
 
+    from edgebert.stages.distill import training_set
     from edgebert.training.loop import batches
 
     reporter, max_length = ctx.reporter, ctx.recipe.data.max_length
@@ -107,10 +108,7 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
         record[f"{metric}_pruned"] = task.dev_score(model, dev, tokenizer)
         if teacher is not None:
             splits = Splits(
-                task.encode(tokenizer, data.train.head(cfg.recover.max_train_samples), data, max_length),
-                dev,
-                tokenizer,
-                task,
+                training_set(task, tokenizer, data, cfg.recover, ctx, "prune.recover"), dev, tokenizer, task
             )
             recovered, cache = _recover(task, model, teacher, splits, layers, cfg, ctx, step, cache)
             record.update(recovered)
@@ -192,7 +190,7 @@ class _LatencyProbe:
         self.model, self.tokenizer, self.importance, self.cfg = model, tokenizer, importance, cfg
         quantize = recipe.quantize
         self.quantize, self.opset, self.work = quantize, recipe.export.opset, work
-        self.optimum_task = get_task(recipe.task).OPTIMUM_TASK
+        self.task = get_task(recipe.task)
         self.trust_remote_code = recipe.teacher.trust_remote_code
         self.runners: dict[float, object] = {}
         heads0, self.width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
@@ -232,7 +230,7 @@ class _LatencyProbe:
         self.tokenizer.save_pretrained(folder)
         onnx_dir = folder / "onnx"
         onnx_dir.mkdir()
-        plain = export_onnx(folder, onnx_dir, self.opset, self.optimum_task, self.trust_remote_code)
+        plain = export_onnx(folder, onnx_dir, self.opset, self.task, self.trust_remote_code)
         source = plain
         if self.quantize.source == "fused":
             source = onnx_dir / "model.fused.onnx"

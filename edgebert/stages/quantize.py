@@ -24,7 +24,7 @@ from edgebert.quantization.auto import AutoContext
 from edgebert.quantization.calibration import calibration_feeds
 from edgebert.quantization.candidates import candidates
 from edgebert.quantization.schemes import build, require_gpu
-from edgebert.recipe import BenchmarkConfig, QuantizeConfig, QuantScheme
+from edgebert.recipe import BenchmarkConfig, QuantizeConfig, QuantScheme, SizeGate
 from edgebert.runtime.session import fixed_shape, make_session
 from edgebert.runtime.tokenizer import TextEncoder
 from edgebert.stages.export import fusions_at_load
@@ -48,6 +48,7 @@ class QuantizeInputs:
     threads: int
     reporter: Reporter = field(default_factory=Reporter)
     teacher_tokenizer: Path | None = None  # when the student's vocabulary was trimmed; None: `tokenizer`
+    size: SizeGate | None = None  # gates.size: `auto` keeps no candidate over its limit
 
     def encoder(self, model: Path, tokenizer: Path | None = None, length: int | None = None) -> TextEncoder:
         names = [i.name for i in make_session(model, threads=1).get_inputs()]
@@ -156,7 +157,9 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
         f"candidates must reach {teacher - inputs.max_drop:.4f}"
     )
     bound = teacher - inputs.max_drop
-    return _Auto(predict, score, task.agreement, time_all, calibration, bound, inputs.reporter.track, n=len(split))
+    max_mb = inputs.size.limit_mb(inputs.teacher_onnx.stat().st_size / 1e6) if inputs.size else None
+    track = inputs.reporter.track
+    return _Auto(predict, score, task.agreement, time_all, calibration, bound, track, max_mb, n=len(split))
 
 
 def run_mobile_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig, inputs: QuantizeInputs) -> dict:

@@ -31,6 +31,7 @@ METRICS = ("accuracy", "macro_f1")
 DEV_METRIC = "accuracy"
 OUTPUTS = ("logits",)
 HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.")
+SOFT = -1  # the label of an unlabelled sentence: the teacher's output term reads it, the task loss does not
 
 
 def read_data(cfg, resolve) -> Dataset:
@@ -76,6 +77,12 @@ def encode(tokenizer, split: Split, dataset: Dataset, max_length: int):
     return encode_texts(tokenizer, split.texts, dataset.label_ids(split), max_length)
 
 
+def encode_unlabelled(tokenizer, texts: list[str], max_length: int):
+    from edgebert.training.loop import encode_texts
+
+    return encode_texts(tokenizer, texts, [SOFT] * len(texts), max_length)
+
+
 def collator(tokenizer):
     from transformers import DataCollatorWithPadding
 
@@ -85,18 +92,27 @@ def collator(tokenizer):
 def task_loss(outputs, batch):
     import torch.nn.functional as F
 
-    return F.cross_entropy(outputs.logits, batch["labels"])
+    logits, labels = outputs.logits, batch["labels"]
+    gold = labels != SOFT
+    if not gold.any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[gold], labels[gold])
 
 
-def output_loss(student_out, teacher_out, batch, cfg):
+def distill_target(config, outputs, attention_mask):
+    """What the output term compares between student and teacher (the teacher cache keeps the teacher's): logits."""
+    return outputs.logits
+
+
+def output_loss(student, teacher, batch, cfg):
     """w_logits * T^2 * KL(teacher/T || student/T) over the batch (Hinton et al.); cfg is the distill or recover
     section (its losses.logits weight and temperature)."""
     import torch.nn.functional as F
 
     t = cfg.temperature
     soft = F.kl_div(
-        F.log_softmax(student_out.logits / t, -1),
-        F.log_softmax(teacher_out.logits / t, -1),
+        F.log_softmax(student / t, -1),
+        F.log_softmax(teacher / t, -1),
         reduction="batchmean",
         log_target=True,
     )
@@ -172,7 +188,7 @@ def metrics(outputs: dict, split: Split, dataset: Dataset, seed: int = 0) -> dic
     return classification_metrics(outputs["logits"], dataset.label_ids(split), len(dataset.labels), seed)
 
 
-def manifest_block(dataset: Dataset) -> dict:
+def manifest_block(dataset: Dataset, model_dir: Path | None = None) -> dict:
     return {"labels": list(dataset.labels)}
 
 

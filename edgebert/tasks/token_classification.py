@@ -28,6 +28,7 @@ DEV_METRIC = "entity_f1"
 OUTPUTS = ("logits",)
 HEAD_PREFIXES = ("classifier.",)
 IGNORE = -100  # the label of positions no loss reads (special tokens, continuation sub-tokens)
+SOFT = -1  # a word without a gold tag (unlabelled text): the teacher's output term reads it, the task loss does not
 
 
 def read_data(cfg, resolve) -> TagDataset:
@@ -97,6 +98,22 @@ def encode(tokenizer, split: TagSplit, dataset: TagDataset, max_length: int):
     return Encoded(features)
 
 
+def encode_unlabelled(tokenizer, texts: list[str], max_length: int):
+    """Sentences without tags, split into words at whitespace: each word's first sub-token is SOFT (learnt from
+    the teacher's logits), the rest IGNORE."""
+    from edgebert.training.loop import Encoded
+
+    words = [t.split() for t in texts]
+    enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    features = []
+    for i in range(len(words)):
+        ids = enc.word_ids(i)
+        labels = [SOFT if w is not None and (p == 0 or ids[p - 1] != w) else IGNORE for p, w in enumerate(ids)]
+        features.append({**{k: enc[k][i] for k in keys}, "labels": labels})
+    return Encoded(features)
+
+
 def collator(tokenizer):
     from transformers import DataCollatorForTokenClassification
 
@@ -106,16 +123,24 @@ def collator(tokenizer):
 def task_loss(outputs, batch):
     import torch.nn.functional as F
 
-    logits = outputs.logits
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE)
+    logits, labels = outputs.logits, batch["labels"]
+    gold = labels >= 0
+    if not gold.any():  # a batch of unlabelled text only
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[gold], labels[gold])
 
 
-def output_loss(student_out, teacher_out, batch, cfg):
-    """w_logits * T^2 * KL(teacher/T || student/T), averaged over the labelled positions."""
+def distill_target(config, outputs, attention_mask):
+    """What the output term compares between student and teacher (the teacher cache keeps the teacher's): logits."""
+    return outputs.logits
+
+
+def output_loss(student, teacher, batch, cfg):
+    """w_logits * T^2 * KL(teacher/T || student/T), averaged over the words' first sub-tokens (tagged or SOFT)."""
     import torch.nn.functional as F
 
     t, mask = cfg.temperature, batch["labels"] != IGNORE
-    s, te = student_out.logits[mask] / t, teacher_out.logits[mask] / t
+    s, te = student[mask] / t, teacher[mask] / t
     soft = F.kl_div(F.log_softmax(s, -1), F.log_softmax(te, -1), reduction="batchmean", log_target=True)
     return cfg.losses.logits * t * t * soft
 
@@ -194,7 +219,7 @@ def metrics(outputs: dict, split: TagSplit, dataset: TagDataset, seed: int = 0) 
     return entity_metrics(split.tags, outputs["tags"], seed)
 
 
-def manifest_block(dataset: TagDataset) -> dict:
+def manifest_block(dataset: TagDataset, model_dir: Path | None = None) -> dict:
     return {
         "labels": list(dataset.labels),
         "entity_types": list(dataset.types),

@@ -26,13 +26,16 @@ def distill_loss(
     layers: list[int],
     cfg: DistillConfig | RecoverConfig,
     heads: list[list[int]] | None = None,
+    student_config=None,
 ) -> torch.Tensor:
     """The weighted loss; `batch` holds the labels and attention mask; `heads[k]` lists the teacher heads student
-    layer k still has (after pruning)."""
+    layer k still has (after pruning). `teacher_out.logits` holds the teacher's distill_target (the teacher cache
+    puts it there); the student's is taken from `student_out` with `student_config`."""
     w = cfg.losses
     loss = w.labels * task.task_loss(student_out, batch)
     if w.logits:
-        loss = loss + task.output_loss(student_out, teacher_out, batch, cfg)
+        student = task.distill_target(student_config, student_out, batch["attention_mask"])
+        loss = loss + task.output_loss(student, teacher_out.logits, batch, cfg)
     mask = batch["attention_mask"]
     valid = mask.unsqueeze(-1).to(torch.float32)
     if w.hidden:

@@ -13,6 +13,7 @@ positions come back as zeros, which the losses mask. Sentences beyond `budget_gb
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -25,9 +26,19 @@ class Outputs:
     attentions: list[torch.Tensor | None] | None
 
 
+def logits(outputs, attention_mask: torch.Tensor) -> torch.Tensor:
+    return outputs.logits
+
+
 class TeacherCache:
-    def __init__(self, teacher, hidden: list[int], attention: list[int], budget_gb: float) -> None:
-        self.teacher, self.hidden, self.attention = teacher, hidden, attention
+    """`target(outputs, attention_mask)` is what the task's output term reads from the teacher (the task module's
+    `distill_target`: logits for classifiers, the pooled vector for sentence embeddings); it comes back as
+    `.logits`, whatever it is."""
+
+    def __init__(
+        self, teacher, hidden: list[int], attention: list[int], budget_gb: float, target: Callable = logits
+    ) -> None:
+        self.teacher, self.hidden, self.attention, self.target = teacher, hidden, attention, target
         self.budget = int(budget_gb * (1 << 30))
         self.rows: dict[tuple, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = {}
         self.bytes = self.hits = self.misses = 0
@@ -37,14 +48,16 @@ class TeacherCache:
         lengths = mask.sum(1).tolist()
         if not all(bool(mask[i, :n].all()) for i, n in enumerate(lengths)):  # left padding: not cacheable here
             out = self._forward(batch)
-            return Outputs(out.logits, out.hidden_states, out.attentions)
+            return Outputs(self.target(out, mask), out.hidden_states, out.attentions)
         keys = [self._key(batch, i, n) for i, n in enumerate(lengths)]
         missing = [i for i, k in enumerate(keys) if k not in self.rows]
         fresh = {}
         if missing:
-            out = self._forward({k: v[missing] for k, v in batch.items()})
+            sub = {k: v[missing] for k, v in batch.items()}
+            out = self._forward(sub)
+            target = self.target(out, sub["attention_mask"])
             for j, i in enumerate(missing):
-                fresh[i] = self._row(out, j, lengths[i])
+                fresh[i] = self._row(out, target, j, lengths[i])
                 size = sum(t.numel() * t.element_size() for t in fresh[i] if t is not None)
                 if self.bytes + size <= self.budget and keys[i] not in self.rows:
                     self.rows[keys[i]] = fresh[i]
@@ -73,8 +86,8 @@ class TeacherCache:
         with torch.no_grad():
             return self.teacher(**batch, output_hidden_states=bool(self.hidden), output_attentions=bool(self.attention))
 
-    def _row(self, out, j: int, n: int):
-        logits = out.logits[j]
+    def _row(self, out, target: torch.Tensor, j: int, n: int):
+        logits = target[j]
         logits = logits[:n] if logits.dim() == 2 else logits  # per token (token classification) or per sentence
         hidden = torch.stack([out.hidden_states[h][j, :n] for h in self.hidden]) if self.hidden else None
         attention = torch.stack([out.attentions[a][j, :, :n, :n] for a in self.attention]) if self.attention else None
@@ -83,7 +96,7 @@ class TeacherCache:
     def _assemble(self, rows: list[tuple], length: int, device) -> Outputs:
         """The batch's outputs from cached rows, zero-padded to `length`, as float32 on `device`."""
         logits = [r[0] for r in rows]
-        per_token = logits[0].dim() == 2  # token classification: [n, labels]; else [labels]
+        per_token = logits[0].dim() == 2  # token classification: [n, labels]; else [labels] or [dim]
         logits = _padded(logits, length, dims=1) if per_token else torch.stack([t.float() for t in logits])
         hidden = attentions = None
         if self.hidden:

@@ -1,0 +1,88 @@
+"""Unlabelled text: sentences read from text files (one per line) or from one column of a TSV/CSV/JSONL file, a
+save_to_disk folder or a hub split. Distillation shows them to the teacher and trains the student on its outputs
+alone, so no labels are read. Blank lines and repeated sentences are dropped (first occurrence kept, in order); a
+column the file lacks and a corpus with no sentence left are errors naming the recipe field and the fix.
+
+    >>> read_texts([TextColumn(file="stsb/train.tsv", column="sentence1"), "more.txt"], resolve, "distill.unlabelled")
+    ['A plane is taking off.', …]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgebert.data.rows import read_source, utf8_text
+from edgebert.errors import DataError
+from edgebert.recipe.data import TextColumn, TextSource
+
+
+@dataclass(frozen=True)
+class TextSplit:
+    """Sentences without labels (a sentence-embedding corpus)."""
+
+    texts: list[str]
+    origin: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def head(self, n: int | None) -> TextSplit:
+        return self if n is None or n >= len(self) else TextSplit(self.texts[:n], self.origin)
+
+
+def read_texts(sources: Sequence[TextSource], resolve: Callable[[str], Path], field: str) -> list[str]:
+    """Every sentence of `sources`, in order, blank and repeated ones dropped; `field` names them in errors."""
+    texts: dict[str, None] = {}
+    for i, source in enumerate(sources):
+        where = f"{field}[{i}]" if len(sources) > 1 else field
+        for text in _one(source, resolve, where):
+            if text.strip():
+                texts.setdefault(text.strip())
+    if not texts:
+        raise DataError(f"{field}: no sentences in {_names(sources)}; point it at files with text in them")
+    return list(texts)
+
+
+def fingerprint(sources: Sequence[TextSource], resolve: Callable[[str], Path]) -> str:
+    """sha256 over the sources as written and the bytes of every local file they name (for resume)."""
+    h = hashlib.sha256(repr([s if isinstance(s, str) else s.model_dump(mode="json") for s in sources]).encode())
+    for source in sources:
+        path = source if isinstance(source, str) else source.file
+        if isinstance(path, str) and resolve(path).is_file():
+            h.update(resolve(path).read_bytes())
+    return h.hexdigest()
+
+
+def _one(source: TextSource, resolve: Callable[[str], Path], where: str) -> list[str]:
+    path = resolve(source if isinstance(source, str) else source.file) if not _remote(source) else None
+    if path is not None and not path.exists():
+        raise DataError(f"{where}: file {path} not found. Fix the path (relative to the recipe's folder).")
+    if isinstance(source, str):
+        return utf8_text(path, source).splitlines()
+    rows, origin = read_source(source.file, where, source.header, resolve)
+    if not rows:
+        return []
+    column = source.column
+    first = rows[0].values
+    if isinstance(first, dict) and column not in first:
+        raise DataError(
+            f"{where}: {origin} has no column {column!r}; its columns: {', '.join(map(str, first))}. "
+            "Set column: to one of them"
+        )
+    if isinstance(first, list) and not (isinstance(column, int) and 0 <= column < len(first)):
+        raise DataError(f"{where}: {origin} has {len(first)} columns and no header; set column: 0..{len(first) - 1}")
+    return [str(row.values[column]) for row in rows]
+
+
+def _remote(source: TextSource) -> bool:
+    return not isinstance(source, str) and not isinstance(source.file, str)
+
+
+def _names(sources: Sequence[TextSource]) -> str:
+    return ", ".join(s if isinstance(s, str) else str(getattr(s.file, "disk", s.file)) for s in sources) or "[]"
+
+
+__all__ = ["TextColumn", "fingerprint", "read_texts"]

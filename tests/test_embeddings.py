@@ -1,0 +1,201 @@
+"""Sentence embeddings (issue 15), the pieces so far: pooling read from and written to sentence-transformers
+folders and applied in torch. The task, its export and runtime come next."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from edgebert.errors import ModelError
+from edgebert.tasks.pooling import Pooling, pool, read_pooling, write_pooling
+
+
+def test_the_packaged_minilm_pools_by_mean_and_normalises(minilm):
+    assert read_pooling(minilm) == Pooling("mean", True)
+    assert read_pooling(minilm, mode="cls", normalize=False) == Pooling("cls", False)  # the recipe's word wins
+
+
+def test_pooling_round_trips_through_the_folder_files(tmp_path):
+    for pooling in (Pooling("mean", True), Pooling("cls", False), Pooling("max", True)):
+        write_pooling(tmp_path / pooling.mode, pooling, 384)
+        assert read_pooling(tmp_path / pooling.mode) == pooling
+    config = json.loads((tmp_path / "max" / "1_Pooling" / "config.json").read_text())
+    assert config["word_embedding_dimension"] == 384 and config["pooling_mode_max_tokens"] is True
+
+
+def test_unknown_or_missing_pooling_is_one_line_naming_teacher_pooling(tmp_path):
+    with pytest.raises(
+        ModelError, match=r"not a sentence-transformers folder \(no modules.json\): set teacher.pooling"
+    ):
+        read_pooling(tmp_path)
+    assert read_pooling(tmp_path, mode="mean") == Pooling("mean", True)
+    write_pooling(tmp_path, Pooling("mean", False), 8)
+    config = tmp_path / "1_Pooling" / "config.json"
+    config.write_text(json.dumps({"pooling_mode_weightedmean_tokens": True}))
+    with pytest.raises(ModelError) as e:
+        read_pooling(tmp_path)
+    assert "turns on pooling pooling_mode_weightedmean_tokens" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_pool_ignores_padding():
+    tokens = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert pool(tokens, mask, Pooling("mean", False)).tolist() == [[2.0, 1.0]]
+    assert pool(tokens, mask, Pooling("max", False)).tolist() == [[3.0, 2.0]]
+    assert pool(tokens, mask, Pooling("cls", False)).tolist() == [[1.0, 0.0]]
+    unit = pool(tokens, mask, Pooling("mean", True))
+    assert torch.allclose(unit.norm(dim=-1), torch.ones(1))
+
+
+SUBJECTS = ["A man", "A woman", "A child", "The dog", "An old cat", "Two players", "The chef", "A girl"]
+ACTIONS = ["is playing a guitar.", "is running in the park.", "is cooking pasta.", "is riding a horse.", "sleeps."]
+
+
+def _embedding_data(folder):
+    """A corpus and scored pairs from templates: same action scores 4-5, different actions 0-1."""
+    import random
+
+    rng = random.Random(0)
+    sentences = [f"{s} {a}" for s in SUBJECTS for a in ACTIONS]
+    (folder / "corpus.txt").write_text("\n".join(sentences) + "\n")
+    for split in ("dev", "test"):
+        rows = ["sentence1\tsentence2\tscore"]
+        for _ in range(60):
+            a, b = rng.sample(SUBJECTS, 2)
+            x, y = rng.choice(ACTIONS), rng.choice(ACTIONS)
+            rows.append(f"{a} {x}\t{b} {y}\t{rng.uniform(4, 5) if x == y else rng.uniform(0, 1):.2f}")
+        (folder / f"{split}.tsv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def embedding_run(tiny_bert, tmp_path_factory):
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    from .conftest import write_recipe
+
+    folder = tmp_path_factory.mktemp("embeddings")
+    _embedding_data(folder)
+    recipe = write_recipe(
+        folder,
+        str(tiny_bert),
+        task="sentence-embedding",
+        data={"train": "corpus.txt", "eval": "dev.tsv", "test": "test.tsv", "max_length": 32, "score_range": [0, 5]},
+        teacher={"model": str(tiny_bert), "pooling": "mean", "normalize": True},
+        distill={"num_layers": 1, "epochs": 2, "batch_size": 8, "lr": 1e-3},
+        export={"trim_vocab": True},  # the student keeps only the corpus's word pieces; pooling still in the graph
+        gates={"quality": {"max_drop": 0.5}, "size": {"max_mb": 50}},
+    )
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
+    assert result.exit_code == 0, result.output
+    return folder / "runs" / "tiny", result
+
+
+def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from edgebert.runtime import load
+    from edgebert.runtime.sentence_embedding import Embedder
+
+    run, result = embedding_run
+    manifest = json.loads((run / "dist" / "edgebert.json").read_text())
+    assert manifest["task"]["name"] == "sentence-embedding" and manifest["task"]["mode"] == "mean"
+    assert manifest["task"]["normalize"] is True and "spearman" in manifest["metrics"]["shipped"]
+    models = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]["models"]
+    assert models["teacher"]["vs_teacher"]["neighbours_kept"] == 1.0
+    assert 0 < models["student-int8"]["vs_teacher"]["cosine_p5"] <= models["student-int8"]["vs_teacher"]["cosine_mean"]
+    assert "Against the teacher's vectors" in (run / "report" / "report.md").read_text()
+    emb = load(run / "dist")
+    assert isinstance(emb, Embedder)
+    texts = ["A man is cooking pasta.", "The dog sleeps.", "A girl is riding a horse in the park today."]
+    vectors = emb.embed(texts)
+    assert vectors.shape == (3, manifest["task"]["dim"]) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    out = CliRunner().invoke(main, ["predict", str(run / "dist"), texts[0]])
+    assert (
+        out.exit_code == 0
+        and out.output.startswith("1\t")
+        and len(out.output.split("\t")[1].split()) == vectors.shape[1]
+    )
+    # plain onnxruntime, given only the tokenizer's outputs, returns the same vectors: no pooling outside the model
+    # (one text per call on both sides: dynamic INT8 sets its activation scale per batch, so batch-mates matter)
+    tokenizer = Tokenizer.from_file(str(run / "dist" / "tokenizer.json"))
+    session = ort.InferenceSession(str(run / "dist" / "model.onnx"))
+    names = [i.name for i in session.get_inputs()]
+    for text in texts:
+        (vector,) = emb.embed([text])
+        enc = tokenizer.encode(text)
+        feeds = {"input_ids": [enc.ids], "attention_mask": [enc.attention_mask], "token_type_ids": [enc.type_ids]}
+        (plain,) = session.run(["sentence_embedding"], {n: np.asarray(feeds[n], np.int64) for n in names})
+        assert np.array_equal(plain[0], vector)
+
+
+def test_embed_streams_a_100000_line_file_in_bounded_memory(embedding_run, tmp_path):
+    """`edgebert embed` writes one vector per input row, in order, holding one chunk at a time: peak memory of
+    the whole process stays under 1 GB, and progress lines come out when stderr is not a terminal."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    run, _ = embedding_run
+    lines = [f"{SUBJECTS[i % 8]} {ACTIONS[i % 5]} number {i}" for i in range(100_000)]
+    (tmp_path / "big.tsv").write_text("id\tsentence\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(lines)))
+    script = (
+        "import resource, sys; from edgebert.cli import main\n"
+        "try: main()\n"
+        "finally: print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+    )
+    args = ["embed", str(run / "dist"), "--input", str(tmp_path / "big.tsv"), "--column", "sentence"]
+    args += ["--output", str(tmp_path / "v.npy"), "--threads", "2", "--progress-every", "0.5", "--batch-size", "64"]
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    peak_mb = int(done.stderr.split("peak_kb")[-1]) / 1024
+    assert peak_mb < 1024, peak_mb
+    assert "embedding 100,000 rows:" in done.stderr and "100,000 vectors" in done.stdout
+    vectors = np.load(tmp_path / "v.npy")
+    assert vectors.shape[0] == 100_000
+    emb = __import__("edgebert.runtime", fromlist=["load"]).load(run / "dist")
+    picks = [0, 4097, 99_999]
+    assert np.allclose(vectors[picks], np.stack([emb.embed([lines[i]])[0] for i in picks]), atol=1e-2)
+    bad = subprocess.run(
+        [sys.executable, "-m", "edgebert", *args[:4], "--column", "text", "--output", "x.npy"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "has no column 'text'; its columns: id, sentence" in bad.stderr
+
+
+def test_bad_embedding_recipes_and_data_are_one_line(tmp_path, tiny_bert):
+    from edgebert.errors import DataError, RecipeError
+    from edgebert.recipe import DataConfig, parse_recipe
+    from edgebert.tasks import get
+
+    base = {"name": "e", "task": "sentence-embedding", "data": {"train": "c.txt"}, "teacher": {"model": "m"}}
+    with pytest.raises(RecipeError, match="a sentence-embedding teacher is used as it is"):
+        parse_recipe({**base, "teacher": {"model": "m", "finetune": {"epochs": 1}}})
+    with pytest.raises(RecipeError, match="prune: pruning scores heads by the task loss"):
+        parse_recipe({**base, "distill": {"num_layers": 1}, "prune": {"heads": 0.5}})
+    task = get("sentence-embedding")
+    (tmp_path / "c.txt").write_text("A dog runs.\n")
+    (tmp_path / "empty.txt").write_text("\n\n")
+    (tmp_path / "pairs.tsv").write_text("sentence1\tsentence2\nA.\tB.\n")
+    resolve = lambda p: tmp_path / p  # noqa: E731
+    cases = [
+        (DataConfig(train="empty.txt", eval="pairs.tsv"), "data.train: no sentences in empty.txt"),
+        (DataConfig(train="c.txt"), "data.eval: sentence-embedding picks its best epoch by Spearman on scored pairs"),
+        (DataConfig(train="c.txt", eval="pairs.tsv"), "pairs.tsv has no column 'score' for data.score"),
+    ]
+    for cfg, message in cases:
+        with pytest.raises(DataError) as e:
+            task.read_data(cfg, resolve)
+        assert str(e.value).startswith(message) and "\n" not in str(e.value)
