@@ -86,6 +86,8 @@ def embedding_run(tiny_bert, tmp_path_factory):
         data={"train": "corpus.txt", "eval": "dev.tsv", "test": "test.tsv", "max_length": 32, "score_range": [0, 5]},
         teacher={"model": str(tiny_bert), "pooling": "mean", "normalize": True},
         distill={"num_layers": 1, "epochs": 2, "batch_size": 8, "lr": 1e-3},
+        # importance without labels: the gradient of the distance to the teacher's vectors
+        prune={"heads": 0.5, "ffn": 0.5, "importance_samples": 16, "recover": {"epochs": 1, "batch_size": 8}},
         export={"trim_vocab": True},  # the student keeps only the corpus's word pieces; pooling still in the graph
         gates={"quality": {"max_drop": 0.5}, "size": {"max_mb": 50}},
     )
@@ -106,6 +108,10 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
     manifest = json.loads((run / "dist" / "edgebert.json").read_text())
     assert manifest["task"]["name"] == "sentence-embedding" and manifest["task"]["mode"] == "mean"
     assert manifest["task"]["normalize"] is True and "spearman" in manifest["metrics"]["shipped"]
+    pruned = json.loads((run / "prune" / "stage.json").read_text())["summary"]
+    assert sum(x["kept_heads"] for x in pruned["layers"]) == 2  # of the student's 4
+    scores = json.loads((run / "prune" / "importance.json").read_text())
+    assert min(scores["heads"][0]) > 0 and min(scores["neurons"][0]) >= 0 and max(scores["neurons"][0]) > 0
     models = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]["models"]
     assert models["teacher"]["vs_teacher"]["neighbours_kept"] == 1.0
     assert 0 < models["student-int8"]["vs_teacher"]["cosine_p5"] <= models["student-int8"]["vs_teacher"]["cosine_mean"]
@@ -183,8 +189,6 @@ def test_bad_embedding_recipes_and_data_are_one_line(tmp_path, tiny_bert):
     base = {"name": "e", "task": "sentence-embedding", "data": {"train": "c.txt"}, "teacher": {"model": "m"}}
     with pytest.raises(RecipeError, match="a sentence-embedding teacher is used as it is"):
         parse_recipe({**base, "teacher": {"model": "m", "finetune": {"epochs": 1}}})
-    with pytest.raises(RecipeError, match="prune: pruning scores heads by the task loss"):
-        parse_recipe({**base, "distill": {"num_layers": 1}, "prune": {"heads": 0.5}})
     task = get("sentence-embedding")
     (tmp_path / "c.txt").write_text("A dog runs.\n")
     (tmp_path / "empty.txt").write_text("\n\n")
@@ -199,3 +203,29 @@ def test_bad_embedding_recipes_and_data_are_one_line(tmp_path, tiny_bert):
         with pytest.raises(DataError) as e:
             task.read_data(cfg, resolve)
         assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+def test_minilm_exports_the_vectors_sentence_transformers_computes(minilm, tmp_path):
+    """The real all-MiniLM-L6-v2, exported with its mean pooling and normalisation in the graph: the same vectors
+    as sentence-transformers computes in PyTorch, on STS-B dev sentences (or built-in ones without shared/)."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from edgebert.evaluate import cosine
+    from edgebert.runtime.sentence_embedding import Embedder
+    from edgebert.stages.export import export_onnx
+    from edgebert.tasks import get
+
+    from .conftest import SHARED
+
+    pairs = SHARED / "stsb" / "dev.tsv"
+    if pairs.is_file():
+        texts = [line.split("\t")[0] for line in pairs.read_text().splitlines()[1:41]]
+    else:
+        texts = [f"{s} {a}" for s in SUBJECTS for a in ACTIONS][:40]
+    model = export_onnx(minilm, tmp_path, 17, get("sentence-embedding"))
+    ours = Embedder.from_files(model, minilm / "tokenizer.json", 128, threads=2).embed(texts)
+    theirs = SentenceTransformer(str(minilm), device="cpu").encode(texts, batch_size=8)
+    assert ours.shape == (40, 384) and float(cosine(ours, theirs).min()) > 0.9999
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)

@@ -162,11 +162,6 @@ def _embedding_sections(recipe: Recipe) -> None:
             "teacher.finetune: a sentence-embedding teacher is used as it is (there is no head to train); "
             "remove teacher.finetune"
         )
-    if recipe.prune is not None:
-        raise ValueError(
-            "prune: pruning scores heads by the task loss, which sentence-embedding does not have (its importance "
-            "would need the teacher's vectors); remove the prune section and shrink with distill.layers"
-        )
     if recipe.export.mobile:
         raise ValueError("export.mobile is not built for sentence-embedding yet; set it to false")
 

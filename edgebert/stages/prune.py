@@ -26,7 +26,7 @@ from edgebert.pruning.importance import Importance, score
 from edgebert.pruning.selection import select, targets
 from edgebert.pruning.surgery import apply_plan, encoder_flops, encoder_layers, ffn_width, kept_heads, shape_summary
 from edgebert.quantization.calibration import calibration_feeds
-from edgebert.recipe import PruneConfig, QuantScheme
+from edgebert.recipe import PruneConfig, QuantScheme, RecoverConfig
 from edgebert.runs import write_json
 from edgebert.tasks import get as get_task
 from edgebert.training.devices import from_main
@@ -62,8 +62,19 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
     generator = torch.Generator().manual_seed(cfg.seed)
     score_batches = list(batches(scoring, tokenizer, 32, generator, collate=task.collator(tokenizer)))
 
+    reference = None  # a task without labels scores by the distance to the teacher's output instead
+    if not task.LABELLED:
+        reference = task.load_model(teacher_dir, ctx.model_options).eval()
+
     def loss(model, batch: dict) -> torch.Tensor:
-        return task.task_loss(model(**{k: v for k, v in batch.items() if k != "labels"}), batch)
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        out = model(**inputs)
+        if reference is None:
+            return task.task_loss(out, batch)
+        with torch.no_grad():
+            target = task.distill_target(reference.config, reference(**inputs), inputs["attention_mask"])
+        student = task.distill_target(model.config, out, inputs["attention_mask"])
+        return task.output_loss(student, target, batch, cfg.recover or RecoverConfig())
 
     def importance() -> Importance:
         found = score(model, reporter.track(score_batches, "importance", len(score_batches)), loss)

@@ -33,6 +33,7 @@ class Task(Protocol):
     PRIMARY_METRIC: str  # the metric gates and `auto` use by default; higher is better
     METRICS: tuple[str, ...]  # every metric evaluate records, primary first
     DEV_METRIC: str  # the score that picks the best training epoch (stage summaries say dev_<this>)
+    LABELLED: bool  # False: no task loss (embeddings); pruning importance reads the distance to the teacher
     OUTPUTS: tuple[str, ...]  # model outputs export verifies against PyTorch
 
     def read_data(self, cfg, resolve): ...

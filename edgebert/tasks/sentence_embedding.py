@@ -32,6 +32,7 @@ OPTIMUM_TASK = "feature-extraction"
 OPTIMUM_LIBRARY = "sentence_transformers"  # exports Transformer + Pooling (+ Normalize) as one graph
 PRIMARY_METRIC = "spearman"
 METRICS = ("spearman",)
+LABELLED = False  # no labels: pruning scores by the distance to the teacher
 DEV_METRIC = "spearman"
 OUTPUTS = ("sentence_embedding",)
 SOFT = -1  # every sentence's label: there is no label loss
@@ -279,7 +280,9 @@ def export_folder(model_dir: Path, scratch: Path) -> Path:
             except OSError:
                 shutil.copy2(item, scratch / item.name)
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    write_pooling(scratch, Pooling(**config["edgebert_pooling"]), config["hidden_size"])
+    carried = config.get("edgebert_pooling")  # absent in a sentence-transformers folder edgebert did not save
+    pooling = Pooling(**carried) if carried else read_pooling(Path(model_dir))
+    write_pooling(scratch, pooling, config["hidden_size"])
     return scratch
 
 

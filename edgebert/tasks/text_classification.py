@@ -28,6 +28,7 @@ NAME = "text-classification"
 OPTIMUM_TASK = "text-classification"
 PRIMARY_METRIC = "accuracy"
 METRICS = ("accuracy", "macro_f1")
+LABELLED = True  # labels train the task loss and score pruning
 DEV_METRIC = "accuracy"
 OUTPUTS = ("logits",)
 HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.")

@@ -24,6 +24,7 @@ NAME = "token-classification"
 OPTIMUM_TASK = "token-classification"
 PRIMARY_METRIC = "entity_f1"
 METRICS = ("entity_f1", "entity_precision", "entity_recall")
+LABELLED = True  # labels train the task loss and score pruning
 DEV_METRIC = "entity_f1"
 OUTPUTS = ("logits",)
 HEAD_PREFIXES = ("classifier.",)
