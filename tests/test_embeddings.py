@@ -85,7 +85,14 @@ def embedding_run(tiny_bert, tmp_path_factory):
         task="sentence-embedding",
         data={"train": "corpus.txt", "eval": "dev.tsv", "test": "test.tsv", "max_length": 32, "score_range": [0, 5]},
         teacher={"model": str(tiny_bert), "pooling": "mean", "normalize": True},
-        distill={"num_layers": 1, "epochs": 2, "batch_size": 8, "lr": 1e-3},
+        # more text from a TSV column beside the corpus (distill.unlabelled)
+        distill={
+            "num_layers": 1,
+            "epochs": 2,
+            "batch_size": 8,
+            "lr": 1e-3,
+            "unlabelled": [{"file": "dev.tsv", "column": "sentence2"}],
+        },
         # importance without labels: the gradient of the distance to the teacher's vectors
         prune={"heads": 0.5, "ffn": 0.5, "importance_samples": 16, "recover": {"epochs": 1, "batch_size": 8}},
         export={"trim_vocab": True},  # the student keeps only the corpus's word pieces; pooling still in the graph
@@ -108,6 +115,9 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
     manifest = json.loads((run / "dist" / "edgebert.json").read_text())
     assert manifest["task"]["name"] == "sentence-embedding" and manifest["task"]["mode"] == "mean"
     assert manifest["task"]["normalize"] is True and "spearman" in manifest["metrics"]["shipped"]
+    distill = json.loads((run / "distill" / "stage.json").read_text())["summary"]
+    corpus = len(SUBJECTS) * len(ACTIONS)
+    assert corpus < distill["train_sentences"] <= corpus + 60  # dev.tsv's distinct second sentences joined the corpus
     pruned = json.loads((run / "prune" / "stage.json").read_text())["summary"]
     assert sum(x["kept_heads"] for x in pruned["layers"]) == 2  # of the student's 4
     scores = json.loads((run / "prune" / "importance.json").read_text())
@@ -203,6 +213,28 @@ def test_bad_embedding_recipes_and_data_are_one_line(tmp_path, tiny_bert):
         with pytest.raises(DataError) as e:
             task.read_data(cfg, resolve)
         assert str(e.value).startswith(message) and "\n" not in str(e.value)
+    # through the CLI: one line on stderr, exit 2; an unknown pooling mode in the teacher's folder likewise
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    from .conftest import write_recipe
+
+    _embedding_data(tmp_path)
+    data = {"train": "corpus.txt", "eval": "dev.tsv", "score_range": [0, 1]}
+    recipe = write_recipe(
+        tmp_path, str(tiny_bert), task="sentence-embedding", data=data, teacher={"model": str(tiny_bert)}
+    )
+    out = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
+    assert out.exit_code == 2 and "is outside data.score_range [0, 1]" in out.output, out.output
+    data["score_range"] = [0, 5]
+    recipe = write_recipe(
+        tmp_path, str(tiny_bert), task="sentence-embedding", data=data, teacher={"model": str(tiny_bert)}
+    )
+    out = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")])
+    assert (
+        out.exit_code == 2 and "not a sentence-transformers folder (no modules.json): set teacher.pooling" in out.output
+    )
 
 
 @pytest.mark.slow

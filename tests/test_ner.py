@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgebert.cli import main
-from edgebert.data.tagged import load_tagged, read_tagged_file, to_iob2
+from edgebert.data.tagged import load_tagged, to_iob2
 from edgebert.errors import DataError
 from edgebert.evaluate import entities, entity_metrics
 from edgebert.recipe import DataConfig
@@ -113,11 +113,9 @@ def ner_run(tiny_bert, tmp_path_factory):
         },
         # the tiny BERT learns the templated demo entities in seconds (dev entity F1 0.93 after 30 epochs)
         teacher={"model": str(tiny_bert), "finetune": {"epochs": 30, "batch_size": 16, "lr": 1e-2}},
-        # unlabelled text joins distillation (the teacher's logits on each word's first sub-token only)
-        distill={"num_layers": 1, "epochs": 20, "batch_size": 16, "lr": 1e-2, "unlabelled": ["more.txt"]},
+        distill={"num_layers": 1, "epochs": 20, "batch_size": 16, "lr": 1e-2},
         gates={"quality": {"max_drop": 0.3}, "size": {"max_mb": 50}},
     )
-    (folder / "more.txt").write_text("Shares of Nordbank fell after Elena Petrova resigned .\nPeter visited Oslo .\n")
     result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
     assert result.exit_code == 0, result.output
     return folder / "runs" / "tiny", result
@@ -136,9 +134,6 @@ def test_ner_pipeline_ships_a_token_classifier(ner_run):
     ]
     assert set(manifest["metrics"]["shipped"]) == {"entity_f1", "entity_precision", "entity_recall"}
     assert "pass  entity_f1" in result.output
-    distill = json.loads((run / "distill" / "stage.json").read_text())["summary"]
-    train = len(read_tagged_file(DEMO_NER / "train.conll"))
-    assert distill["train_sentences"] == train + 2  # the two unlabelled sentences joined the labelled ones
     evaluation = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]
     models = evaluation["models"]
     assert set(models["student-int8"]["per_type"]) == {"LOC", "ORG", "PER"}

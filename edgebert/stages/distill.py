@@ -106,7 +106,8 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
         return labelled
     texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled")
     extra = task.encode_unlabelled(tokenizer, texts, max_length)
-    ctx.reporter.info(f"  {field}: {len(labelled):,} labelled and {len(extra):,} unlabelled sentences")
+    kind = "labelled" if task.LABELLED else "corpus"
+    ctx.reporter.info(f"  {field}: {len(labelled):,} {kind} and {len(extra):,} unlabelled sentences")
     return Encoded(labelled.features + extra.features)
 
 
