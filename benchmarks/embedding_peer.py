@@ -37,12 +37,15 @@ def build_peer(teacher: str, out: Path):
     preset = "avx512_vnni" if "avx512_vnni" in (host.get("int8_dot") or []) else "avx2"
     if platform.machine().lower() in ("arm64", "aarch64"):
         preset = "arm64"
-    target = out / "onnx" / f"model_qint8_{preset}.onnx"
-    if not target.is_file():
+    found = sorted((out / "onnx").glob(f"model_*int8_{preset}.onnx")) if (out / "onnx").is_dir() else []
+    if not found:  # sentence-transformers names it model_qint8_<preset> or model_quint8_<preset>
         model = SentenceTransformer(teacher, backend="onnx", device="cpu")
         model.save_pretrained(str(out))
         export_dynamic_quantized_onnx_model(model, preset, str(out))
-    peer = SentenceTransformer(str(out), backend="onnx", device="cpu", model_kwargs={"file_name": target.name})
+        found = sorted((out / "onnx").glob(f"model_*int8_{preset}.onnx"))
+    target = found[0]
+    file_name = f"onnx/{target.name}"
+    peer = SentenceTransformer(str(out), backend="onnx", device="cpu", model_kwargs={"file_name": file_name})
     return peer, target, preset
 
 

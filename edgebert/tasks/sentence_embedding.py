@@ -103,9 +103,8 @@ def _local(folder, options) -> Path:
     try:
         modules = Path(hf_hub_download(str(folder), "modules.json", revision=options.revision))
     except EntryNotFoundError:
-        return Path("/nonexistent")  # not a sentence-transformers model: read_pooling asks for teacher.pooling
-    for name in ("1_Pooling/config.json",):
-        hf_hub_download(str(folder), name, revision=options.revision)
+        return path  # not a sentence-transformers model: read_pooling names it and asks for teacher.pooling
+    hf_hub_download(str(folder), "1_Pooling/config.json", revision=options.revision)
     return modules.parent
 
 
