@@ -62,17 +62,18 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
     generator = torch.Generator().manual_seed(cfg.seed)
     score_batches = list(batches(scoring, tokenizer, 32, generator, collate=task.collator(tokenizer)))
 
-    reference = None  # a task without labels scores by the distance to the teacher's output instead
-    if not task.LABELLED:
-        reference = task.load_model(teacher_dir, ctx.model_options).eval()
+    # loaded once: recovery distils from it, and a task without labels scores importance by the distance to it
+    teacher = None
+    if cfg.recover is not None or not task.LABELLED:
+        teacher = task.load_model(teacher_dir, ctx.model_options, eager_attention=attention_loss).eval()
 
     def loss(model, batch: dict) -> torch.Tensor:
         inputs = {k: v for k, v in batch.items() if k != "labels"}
         out = model(**inputs)
-        if reference is None:
+        if task.LABELLED:
             return task.task_loss(out, batch)
         with torch.no_grad():
-            target = task.distill_target(reference.config, reference(**inputs), inputs["attention_mask"])
+            target = task.distill_target(teacher.config, teacher(**inputs), inputs["attention_mask"])
         student = task.distill_target(model.config, out, inputs["attention_mask"])
         return task.output_loss(student, target, batch, cfg.recover or RecoverConfig())
 
@@ -105,9 +106,6 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
         heads_f = ffn_f = from_main([search.fraction])[0]  # timed in each process: the main one's decides
         reporter.info(f"  prune budget: remove {heads_f:.0%} of heads and FFN neurons ({search.as_dict()['points']})")
 
-    teacher = None
-    if cfg.recover is not None:
-        teacher = task.load_model(teacher_dir, ctx.model_options, eager_attention=attention_loss).eval()
     steps, cache = [], None
     for step in range(1, cfg.steps + 1):
         scores = first if step == 1 else importance()

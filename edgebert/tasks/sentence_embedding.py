@@ -179,15 +179,13 @@ def output_loss(student, teacher, batch, cfg):
 def _embed_encoded(model, features: list[dict], tokenizer, batch_size: int = 128) -> np.ndarray:
     import torch
 
-    from edgebert.training.loop import to_device
+    from edgebert.training.loop import Encoded, batch_order, to_device
 
     model.eval()
     collate, pooling = collator(tokenizer), pooling_of(model.config)
-    order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
     out = None
     with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in batch_order(Encoded(features), batch_size):  # sorted by length
             batch = to_device(collate([features[i] for i in rows]), model.device)
             batch.pop("labels", None)
             vectors = pool(model(**batch).last_hidden_state, batch["attention_mask"], pooling).float().cpu().numpy()
