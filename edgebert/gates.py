@@ -73,16 +73,17 @@ def check_gates(
     metric, which a quality gate without `metric:` reads."""
     verdicts = _quality(gates.quality_gate(primary), evaluation)
     shipped = evaluation["shipped"]
-    if gates.latency is not None:
-        lat = gates.latency
+    for lat in gates.latency_gates():
         row = benchmark["fixed"][str(lat.threads)]
         setting = f"batch {benchmark['batch']}, seq {benchmark['seq']}, {lat.threads} threads"
         if lat.p90_ms is not None:
             p90 = row[shipped]["p90_ms"]
             ok = _ok(p90 <= lat.p90_ms)
             verdicts.append(Verdict("latency", ok, p90, lat.p90_ms, "ms p90", f"{shipped}, {setting}"))
-        if lat.max_ratio is not None:
+        if lat.max_ratio is not None and lat.vs == "pytorch":
             verdicts.append(_latency_ratio(benchmark, row, shipped, lat.max_ratio, setting))
+        elif lat.max_ratio is not None:
+            verdicts += _peer_ratios(benchmark, shipped, lat.vs, lat.threads, lat.max_ratio)
     if gates.size is not None:
         size, teacher_mb = gates.size, benchmark.get("file_mb", {}).get("teacher")
         if size.max_mb is not None:
@@ -164,6 +165,29 @@ def ratio_to_pytorch(benchmark: dict, row: dict, name: str) -> dict | None:
     if paired:
         return paired
     return {"ratio": round(row[name]["p50_ms"] / row["teacher-pytorch"]["p50_ms"], 4), "low": None, "high": None}
+
+
+PEER_GATED = ("seq", "real_b1")  # the workloads a gate against a peer judges: the fixed input, real sentences
+
+
+def _peer_ratios(benchmark: dict, shipped: str, peer: str, threads: int, bound: float) -> list[Verdict]:
+    """One verdict per gated workload: the shipped model's time over the peer's, paired per round."""
+    timed = benchmark.get("vs_peers", {}).get(str(threads), {}).get(peer)
+    if timed is None:
+        detail = f"no timing against {peer} at {threads} threads: add it to benchmark.peers and re-run --from evaluate"
+        return [Verdict(f"latency-vs-{peer}", "fail", float("inf"), bound, f"x {peer}", detail)]
+    verdicts = []
+    for workload, r in timed.items():
+        if not workload.startswith(PEER_GATED):
+            continue
+        status: Status = "pass" if r["high"] <= bound else "fail" if r["low"] > bound else "inconclusive"
+        fixed = workload.startswith("seq")
+        what = f"batch {benchmark['batch']}, seq {benchmark['seq']}" if fixed else "batch 1, real test sentences"
+        detail = f"{shipped} / {peer}, paired per round, geometric mean, {what}, {threads} threads"
+        detail += f" ({1 / r['ratio']:.2f}x faster)"
+        gate = f"latency-vs-{peer}-{workload}"
+        verdicts.append(Verdict(gate, status, r["ratio"], bound, f"x {peer}", detail, r["low"], r["high"]))
+    return verdicts
 
 
 def _latency_ratio(benchmark: dict, row: dict, shipped: str, bound: float, setting: str) -> Verdict:

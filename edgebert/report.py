@@ -162,6 +162,9 @@ def render_markdown(report: dict) -> str:
         lines.append(
             f"| {r['model']} | " + " | ".join(f"{b['fixed'][t][r['model']]['p50_ms']:.2f}" for t in b["fixed"]) + " |"
         )
+    lines += _splits_section(report["evaluation"], metrics[0])
+    if report.get("manifest", {}).get("vs_peers"):
+        lines += _peers_section(report["manifest"]["vs_peers"], b, metrics[0])
     shipped = report["evaluation"]["models"].get(report["evaluation"].get("shipped"), {})
     if shipped.get("per_type"):
         lines += _per_type_section(report["evaluation"]["shipped"], shipped["per_type"])
@@ -187,6 +190,65 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     lines += ["", "![accuracy vs latency](accuracy_vs_latency.png)", ""]
     return "\n".join(lines)
+
+
+def _splits_section(evaluation: dict, metric: list[str]) -> list[str]:
+    """The primary metric of the teacher's export, the peers and the shipped model on the test and eval splits."""
+    on_eval = evaluation.get("eval_split")
+    if not on_eval:
+        return []
+    name, heading = metric
+    shipped, models = evaluation["shipped"], evaluation["models"]
+    lines = [
+        "",
+        "### Test and eval splits",
+        "",
+        f"{heading}, through ONNX Runtime: test {evaluation['split']} ({evaluation['n']}), eval {on_eval['split']} "
+        f"({on_eval['n']}; it also chose the best epoch and auto's candidate, so it flatters the student). "
+        "Drop: the teacher's export minus the model, points.",
+        "",
+        "| model | test | drop on test | eval | drop on eval |",
+        "|---|---|---|---|---|",
+    ]
+    for model, figures in on_eval["models"].items():
+        drops = [
+            _cell(split["teacher"][name]["value"] * 100 - split[model][name]["value"] * 100, "{:.2f}")
+            for split in (models, on_eval["models"])
+        ]
+        label = f"**{model}** (shipped)" if model == shipped else model
+        lines.append(f"| {label} | {_acc(models[model][name])} | {drops[0]} | {_acc(figures[name])} | {drops[1]} |")
+    return lines
+
+
+def _peers_section(versus: dict, benchmark: dict, metric: list[str]) -> list[str]:
+    """The shipped model against what a user would ship otherwise (edgebert.peers.compare)."""
+    name = metric[0]
+    first = next(iter(versus["peers"].values()))
+    workloads = list(first["x_faster"])
+    titles = [
+        f"x faster, batch 1 seq {benchmark['seq']}" if w.startswith("seq") else f"x faster, real, batch {w[6:]}"
+        for w in workloads
+    ]
+    lines = [
+        "",
+        "### Against the peers: what you would ship otherwise",
+        "",
+        f"Each peer is built from the same teacher in this run and timed beside the shipped model alone, "
+        f"{versus['threads']} threads, in paired rounds over {benchmark.get('peer_sentences', '?')} test sentences; "
+        "x faster is the peer's time over the shipped model's within each round (geometric mean, 95% interval). "
+        f"Difference: the shipped model's {name} minus the peer's, points.",
+        "",
+        "| peer | built | file MB | test | difference test / eval | " + " | ".join(titles) + " |",
+        "|---|---|---|---|---|" + "---|" * len(workloads),
+    ]
+    for peer, v in versus["peers"].items():
+        d = v["shipped_minus_peer_points"]
+        xs = [f"**{x['x']:.2f}x** ({x['low']:.2f}–{x['high']:.2f})" for x in v["x_faster"].values()]
+        lines.append(
+            f"| {peer} | {v['how']} | {_cell(v['file_mb'], '{:.1f}')} | {_acc(v[name]['test'])} | "
+            f"{_cell(d['test'], '{:+.2f}')} / {_cell(d['eval'], '{:+.2f}')} | " + " | ".join(xs) + " |"
+        )
+    return lines
 
 
 def _per_type_section(name: str, per_type: dict) -> list[str]:

@@ -96,6 +96,11 @@ def embedding_run(tiny_bert, tmp_path_factory):
         # importance without labels: the gradient of the distance to the teacher's vectors
         prune={"heads": 0.5, "ffn": 0.5, "importance_samples": 16, "recover": {"epochs": 1, "batch_size": 8}},
         export={"trim_vocab": True},  # the student keeps only the corpus's word pieces; pooling still in the graph
+        # sentence-transformers' own INT8 ONNX model of the same teacher, scored and timed beside the shipped one
+        benchmark={
+            **{"threads": [1], "seq": 32, "iterations": 10, "warmup": 2, "max_sentences": 10, "settle_s": 0},
+            **{"peers": ["st-int8"], "peer_rounds": 2, "peer_sentences": 10},
+        },
         gates={"quality": {"max_drop": 0.5}, "size": {"max_mb": 50}},
     )
     result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
@@ -126,6 +131,11 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
     assert models["teacher"]["vs_teacher"]["neighbours_kept"] == 1.0
     assert 0 < models["student-int8"]["vs_teacher"]["cosine_p5"] <= models["student-int8"]["vs_teacher"]["cosine_mean"]
     assert "Against the teacher's vectors" in (run / "report" / "report.md").read_text()
+    evaluation = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]
+    assert evaluation["agreement_with_teacher"]["st-int8"] > 0.95  # the teacher's vectors, quantized, pooled in Python
+    peer = json.loads((run / "dist" / "edgebert.json").read_text())["vs_peers"]["peers"]["st-int8"]
+    assert peer["how"].startswith("sentence-transformers ONNX backend") and set(peer["x_faster"]) >= {"real_b1"}
+    assert "| st-int8 | sentence-transformers ONNX backend" in (run / "report" / "report.md").read_text()
     emb = load(run / "dist")
     assert isinstance(emb, Embedder)
     texts = ["A man is cooking pasta.", "The dog sleeps.", "A girl is riding a horse in the park today."]

@@ -327,3 +327,64 @@ def test_mobile_gate_fails_on_the_dynamic_shape_model(compressed, tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 3, result.output
     assert "FAIL  mobile" in result.output and "model.onnx:" in result.output and "Erf" in result.output
+
+
+def test_the_optimum_peer_is_built_scored_timed_and_gated_in_the_run(compressed, tmp_path):
+    """benchmark.peers builds Optimum's INT8 export of the run's teacher, scores it on test and eval, times it
+    beside the shipped model in pairs, and a latency gate against it judges the paired ratios."""
+    from edgebert import peers
+
+    recipe, runs = _copy_run(compressed, tmp_path)
+    distill = (runs / "tiny" / "distill" / "stage.json").stat().st_mtime_ns
+    sets = [
+        "benchmark.peers=[optimum-int8]",
+        "benchmark.peer_rounds=2",
+        "benchmark.peer_sentences=20",
+        "gates.latency={threads: 1, vs: optimum-int8, max_ratio: 0.0001}",  # unreachable: 10,000x faster
+    ]
+    args = ["compress", str(recipe), "--runs-dir", str(runs)] + [a for s in sets for a in ("--set", s)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.output  # the gate failed, after everything was written
+    run = runs / "tiny"
+    assert (run / "distill" / "stage.json").stat().st_mtime_ns == distill  # nothing trained again
+    evaluation = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]
+    built = evaluation["peers"]["optimum-int8"]
+    assert (run / "evaluate" / built["model"]).is_file() and built["preset"] == peers.preset()
+    assert evaluation["agreement_with_teacher"]["optimum-int8"] >= 0.9  # the teacher, quantized
+    assert set(evaluation["eval_split"]["models"]) == {"teacher", "optimum-int8", "student-int8"}
+    versus = json.loads((run / "dist" / "edgebert.json").read_text())["vs_peers"]
+    assert versus["best"] == "optimum-int8"
+    faster = versus["peers"]["optimum-int8"]["x_faster"]
+    assert list(faster) == ["seq32", "real_b1", "real_b32"]
+    assert all(
+        0 < x["low"] <= x["x"] <= x["high"] and set(x["ms"]) == {"optimum-int8", "student-int8"}
+        for x in faster.values()
+    )
+    gates = [line.split(":")[0] for line in result.output.splitlines() if line.startswith("FAIL")]
+    assert gates == ["FAIL  latency-vs-optimum-int8-seq32", "FAIL  latency-vs-optimum-int8-real_b1"], gates
+    report = (run / "report" / "report.md").read_text()
+    assert "### Against the peers" in report and "### Test and eval splits" in report
+    assert "| optimum-int8 | Optimum text-classification export, ORTQuantizer dynamic INT8" in report
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["benchmark.peers=[st-int8]"],
+            "benchmark.peers: st-int8 is not a text-classification model; the text-classification peer is optimum-int8",
+        ),
+        (["benchmark.peers=[onnx-fp32]"], "benchmark.peers: 'onnx-fp32' is not a peer edgebert builds"),
+        (
+            ["gates.latency={vs: optimum-int8, max_ratio: 0.25, threads: 1}"],
+            "gates.latency.vs is 'optimum-int8': add it to benchmark.peers",
+        ),
+    ],
+)
+def test_bad_peers_are_one_line(tiny_bert, tmp_path, overrides, message):
+    recipe = write_recipe(tmp_path, str(tiny_bert))
+    args = ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")] + [
+        a for s in overrides for a in ("--set", s)
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and message in result.output, result.output

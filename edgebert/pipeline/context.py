@@ -14,6 +14,7 @@ from types import ModuleType
 
 from edgebert.data import Dataset
 from edgebert.gates import Verdict
+from edgebert.peers import Peer
 from edgebert.progress import Reporter
 from edgebert.recipe import Recipe, TeacherConfig
 from edgebert.runs import Run
@@ -60,8 +61,8 @@ class Context:
     @property
     def threads(self) -> int:
         """The thread count the gates and the report read: the latency gate's, else the last benchmarked."""
-        gate = self.recipe.gates.latency
-        return gate.threads if gate else self.recipe.benchmark.threads[-1]
+        gates = self.recipe.gates.latency_gates()
+        return gates[0].threads if gates else self.recipe.benchmark.threads[-1]
 
     # the models, named once
     @property
@@ -122,6 +123,11 @@ class Context:
         """onnx_models and the mobile model (evaluated, not timed)."""
         mobile = {self.mobile: self.dir("quantize") / "mobile" / "model.onnx"} if self.mobile else {}
         return self.onnx_models() | mobile
+
+    def peers(self) -> dict[str, Peer]:
+        """The peers the evaluate stage built (benchmark.peers), by name; read after that stage."""
+        root = self.dir("evaluate")
+        return {name: Peer.from_dict(d, root) for name, d in self.summary("evaluate").get("peers", {}).items()}
 
     def own_tokenizers(self) -> dict[str, Path]:
         """With a trimmed vocabulary the student's models read their own tokenizer; every other model the teacher's."""

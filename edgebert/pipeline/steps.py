@@ -108,18 +108,33 @@ def quantize(ctx: Context, out: Path) -> dict:
 
 
 def evaluate(ctx: Context, out: Path) -> dict:
-    from edgebert.stages.evaluate import Models, run_evaluate
+    from edgebert import peers
+    from edgebert.stages.evaluate import run_evaluate
 
-    models = Models(ctx.scored_models(), ctx.shipped, ctx.teacher_dir, ctx.own_tokenizers())
-    return run_evaluate(ctx.task, models, ctx.data, ctx.max_length, ctx)
+    built = {}
+    for name in ctx.recipe.benchmark.peers:
+        ctx.reporter.info(f"  building the peer {name} from the teacher")
+        built[name] = peers.build(name, ctx.task, ctx.teacher_dir, out / "peers" / name, ctx.model_options)
+    models = _with_peers(ctx.scored_models(), built, ctx)
+    return run_evaluate(ctx.task, models, ctx.data, ctx.max_length, ctx) | {
+        "peers": {name: peer.as_dict(out) for name, peer in built.items()}
+    }
 
 
 def benchmark(ctx: Context, out: Path) -> dict:
     from edgebert.stages.benchmark import run_benchmark
+
+    models = _with_peers(ctx.onnx_models(), ctx.peers(), ctx)
+    return run_benchmark(ctx.task, models, ctx.data.test.texts, ctx.max_length, ctx.recipe.benchmark, ctx)
+
+
+def _with_peers(onnx: dict[str, Path], peers: dict, ctx: Context):
+    """The run's models with the peers after the teacher, each peer reading its own tokenizer."""
     from edgebert.stages.evaluate import Models
 
-    models = Models(ctx.onnx_models(), ctx.shipped, ctx.teacher_dir, ctx.own_tokenizers())
-    return run_benchmark(ctx.task, models, ctx.data.test.texts, ctx.max_length, ctx.recipe.benchmark, ctx)
+    ordered = {"teacher": onnx["teacher"], **{n: p.model for n, p in peers.items()}, **onnx}
+    tokenizers = ctx.own_tokenizers() | {n: p.tokenizer for n, p in peers.items()}
+    return Models(ordered, ctx.shipped, ctx.teacher_dir, tokenizers, peers)
 
 
 def package(ctx: Context, out: Path) -> dict:

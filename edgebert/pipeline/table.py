@@ -55,8 +55,12 @@ def _with_unlabelled(section: Callable[[Recipe], object]) -> Callable[[Context],
     return parts
 
 
-def _none(ctx: Context) -> list[str]:
-    return []
+def _peers(ctx: Context) -> list[str]:
+    """The peers and this CPU's quantization preset (a run moved to another CPU rebuilds its peers)."""
+    from edgebert.peers import preset
+
+    names = ctx.recipe.benchmark.peers
+    return [f"peers {','.join(names)} {preset()}"] if names else []
 
 
 def _trained(*sections: str) -> Callable[[Recipe], tuple[str, ...]]:
@@ -163,8 +167,8 @@ STAGES = (
         steps.quantize,
         _describe_quantize,
     ),
-    Stage("evaluate", lambda r: (), ("quantize",), _data, steps.evaluate, _describe_evaluate),
-    Stage("benchmark", lambda r: ("benchmark",), ("quantize",), _none, steps.benchmark, _describe_benchmark),
+    Stage("evaluate", lambda r: (), ("quantize",), lambda c: _data(c) + _peers(c), steps.evaluate, _describe_evaluate),
+    Stage("benchmark", lambda r: ("benchmark",), ("quantize",), _peers, steps.benchmark, _describe_benchmark),
     Stage(
         "package",
         lambda r: (),

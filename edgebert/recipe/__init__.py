@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from edgebert.errors import RecipeError
+from edgebert.peers import unsupported as unsupported_peer
 from edgebert.recipe.base import _Config
 from edgebert.recipe.data import DataConfig, DiskSource, HubSource, Source
 from edgebert.recipe.gates import (
@@ -111,14 +112,24 @@ class Recipe(_Config):
     def _consistent(self) -> Recipe:
         if self.version != RECIPE_VERSION:
             raise ValueError(f"this edgebert reads recipe version {RECIPE_VERSION}, not {self.version}")
-        lat = self.gates.latency
-        if lat is not None and lat.threads not in self.benchmark.threads:
-            raise ValueError(
-                f"gates.latency.threads is {lat.threads} but benchmark.threads is {self.benchmark.threads}: "
-                "add it to benchmark.threads so the gate has a measurement"
-            )
+        for lat in self.gates.latency_gates():
+            if lat.threads not in self.benchmark.threads:
+                raise ValueError(
+                    f"gates.latency.threads is {lat.threads} but benchmark.threads is {self.benchmark.threads}: "
+                    "add it to benchmark.threads so the gate has a measurement"
+                )
+            if lat.max_ratio is not None and lat.vs == "pytorch" and not self.benchmark.reference:
+                raise ValueError("gates.latency.max_ratio needs benchmark.reference: true (the timed teacher)")
+            if lat.vs != "pytorch" and lat.vs not in self.benchmark.peers:
+                raise ValueError(
+                    f"gates.latency.vs is {lat.vs!r}: add it to benchmark.peers (the gate needs its timing), "
+                    "or set vs: pytorch"
+                )
         if self.task not in TASKS:
             raise ValueError(f"task {self.task!r} is not one edgebert knows; tasks: {', '.join(TASKS)}")
+        for peer in self.benchmark.peers:
+            if (why := unsupported_peer(peer, self.task)) is not None:
+                raise ValueError(why)
         metrics = get_task(self.task).METRICS
         quality = self.gates.quality_gate(metrics[0])
         if quality is not None and quality.metric not in metrics:
@@ -140,8 +151,6 @@ class Recipe(_Config):
             raise ValueError(f"export.single_file builds text classifiers only; set it to false for {self.task}")
         if self.export.trim_vocab and self.distill is None and self.prune is None:
             raise ValueError("export.trim_vocab trims the student's vocabulary: add a distill or prune section")
-        if lat is not None and lat.max_ratio is not None and not self.benchmark.reference:
-            raise ValueError("gates.latency.max_ratio needs benchmark.reference: true (the timed teacher)")
         return self
 
     def path(self, value: str) -> Path:

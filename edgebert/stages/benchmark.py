@@ -7,12 +7,18 @@ quickstart's INT8 student: 8.44 ms in one such run, 4.2-5.0 ms in others; 4.59 m
 within each round (`x_anchor`, with a bootstrap interval), so a slow spell during one pair moves both sides of
 it; its p50 is pooled over the rounds. The host CPU is recorded with the timings. It judges nothing (gates.py
 does).
+
+Each peer (benchmark.peers) is also timed beside the shipped model alone, pair by pair, on three workloads: the
+fixed input, the real test sentences one at a time, and the same sentences in batches of 32 padded to their
+longest (`vs_peers`: the shipped model's time over the peer's per round, geometric mean with an interval).
 """
 
 from __future__ import annotations
 
 import functools
 from types import ModuleType
+
+import numpy as np
 
 from edgebert.progress import Reporter
 from edgebert.recipe import BenchmarkConfig
@@ -34,6 +40,7 @@ from edgebert.timing.bench import (
 )
 
 ROUNDS = 10  # interleaved rounds per pair; the iterations are spread over them
+PEER_BATCH = 32  # the batched real-sentence workload against peers
 
 
 def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length: int, cfg: BenchmarkConfig, ctx):
@@ -42,8 +49,9 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
     onnx = models.onnx
     teacher_tokenizer = models.tokenizer("teacher")
     tokenizer = {name: models.tokenizer(name) for name in onnx}
-    # the teacher's ONNX inputs are the names every model here takes (a DistilBERT has no token_type_ids)
-    names = [i.name for i in make_session(onnx["teacher"], threads=1).get_inputs()]
+    # every input any model here takes (a DistilBERT has no token_type_ids; a peer may take one the run's export
+    # leaves out); each runner passes its own model only the inputs it declares
+    names = list(dict.fromkeys(i.name for path in onnx.values() for i in make_session(path, threads=1).get_inputs()))
     encoders = {
         path: TextEncoder.from_file(path, max(max_length, cfg.seq), names).feeds
         for path in set(tokenizer.values()) | {teacher_tokenizer}
@@ -52,7 +60,7 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
     feeds = {path: fixed_input(encode, texts, cfg.batch, cfg.seq) for path, encode in encoders.items()}
     real_texts = texts[: cfg.max_sentences]
     reference = task.load_model(models.teacher_dir, ctx.model_options).eval() if cfg.reference else None
-    fixed, real = {}, {}
+    fixed, real, versus = {}, {}, {}
     anchor = "teacher-pytorch" if reference is not None else "teacher"
     for threads in cfg.threads:
         with torch_threads(threads):
@@ -83,6 +91,10 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
             fixed[str(threads)] = {anchor: summarise(anchor_samples), **timed}
             if cfg.real_data:
                 real[str(threads)] = {anchor: throughput(anchor_run, encoders[teacher_tokenizer], real_texts), **rates}
+            if models.peers:
+                inputs = {name: (feeds[tokenizer[name]], encoders[tokenizer[name]]) for name in onnx}
+                sentences = texts[: cfg.peer_sentences]
+                versus[str(threads)] = _versus_peers(models, inputs, sentences, threads, cfg, reporter)
     rss = {name: peak_rss_mb(path, tokenizer[name], max_length, texts, cfg.threads[0]) for name, path in onnx.items()}
     return {
         "host": machine.describe(),
@@ -94,6 +106,7 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
         "fixed": fixed,
         "real": real,
         "real_sentences": len(real_texts) if cfg.real_data else 0,
+        **({"vs_peers": versus, "peer_sentences": min(len(texts), cfg.peer_sentences)} if versus else {}),
         "peak_rss_mb": rss,
         "file_mb": {name: round(p.stat().st_size / 1e6, 2) for name, p in onnx.items()},
     }
@@ -101,3 +114,46 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
 
 def _fixed(run, own_feeds: dict, _shared_feeds: dict) -> object:
     return run(own_feeds)
+
+
+def _sweep(run, batches: list[dict], _shared_feeds: dict) -> None:
+    for feeds in batches:
+        run(feeds)
+
+
+def _versus_peers(models: Models, inputs: dict, texts: list[str], threads: int, cfg: BenchmarkConfig, reporter) -> dict:
+    """Each peer beside the shipped model, one pair at a time: {peer: {workload: {"ratio", "low", "high",
+    "ms": {model: median ms per call or per sentence}}}}; the ratio is the shipped model's time over the peer's."""
+    shipped = models.shipped
+    ship = onnx_runner(make_session(models.onnx[shipped], threads))
+    calls = max(1, cfg.iterations // ROUNDS)
+    out = {}
+    for peer in reporter.track(list(models.peers), "timing against peers", len(models.peers)):
+        runs = {peer: onnx_runner(make_session(models.onnx[peer], threads)), shipped: ship}
+        workloads = {
+            f"seq{cfg.seq}": ({n: functools.partial(_fixed, r, inputs[n][0]) for n, r in runs.items()}, calls, 1),
+            **{
+                f"real_b{b}": (
+                    {n: functools.partial(_sweep, r, _batches(inputs[n][1], texts, b)) for n, r in runs.items()},
+                    1,
+                    len(texts),
+                )
+                for b in (1, PEER_BATCH)
+            },
+        }
+        out[peer] = {}
+        for workload, (pair, n_calls, per) in workloads.items():
+            rounds = paired_rounds(pair, {}, 1, cfg.peer_rounds, n_calls, cfg.settle_s)
+            rounds = {n: [[ms / per for ms in r] for r in rs] for n, rs in rounds.items()}
+            out[peer][workload] = ratio_with_interval(rounds[shipped], rounds[peer], 0.95) | {
+                "ms": {n: round(float(np.median(flat(rs))), 4) for n, rs in rounds.items()}
+            }
+        reporter.info(
+            f"  {shipped} vs {peer}: " + ", ".join(f"{w} {1 / v['ratio']:.2f}x faster" for w, v in out[peer].items())
+        )
+    return out
+
+
+def _batches(encode, texts: list[str], size: int) -> list[dict]:
+    """The texts encoded in batches of `size`, in order, each padded to its longest member."""
+    return [encode(texts[i : i + size]) for i in range(0, len(texts), size)]

@@ -1,5 +1,7 @@
 """Evaluate stage: the task's metrics (95% intervals) for every ONNX model on the test split, through ONNX
-Runtime, plus the PyTorch FP32 teacher as the reference. It does not time anything.
+Runtime, plus the PyTorch FP32 teacher as the reference; the teacher's ONNX export, the peers and the shipped
+model also on the eval split, so a drop is stated on two splits. Peers are scored the way their users run
+them (edgebert.peers). It does not time anything.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from edgebert import peers as peer_models
 from edgebert.progress import Reporter
 
 
@@ -20,6 +23,7 @@ class Models:
     shipped: str
     teacher_dir: Path
     tokenizers: dict[str, Path] = field(default_factory=dict)
+    peers: dict[str, peer_models.Peer] = field(default_factory=dict)  # also in `onnx`, after the teacher
 
     def tokenizer(self, name: str) -> Path:
         return self.tokenizers.get(name, self.teacher_dir / "tokenizer.json")
@@ -32,11 +36,18 @@ def run_evaluate(task: ModuleType, models: Models, data, max_length: int, ctx, b
     outputs = {"teacher-pytorch": _pytorch_outputs(task, models.teacher_dir, split, max_length, ctx)}
     predictors = {}
     for name, path in models.onnx.items():
-        predictors[name] = task.onnx_predictor(path, models.tokenizer(name), data, max_length)
+        if name in models.peers:
+            predictors[name] = peer_models.predictor(models.peers[name], task, data, max_length)
+        else:
+            predictors[name] = task.onnx_predictor(path, models.tokenizer(name), data, max_length)
         outputs[name] = task.onnx_outputs(
             predictors[name], split, batch_size, lambda c, n=name: reporter.track(c, f"evaluate {n}")
         )
     results = {name: task.metrics(out, split, data, 0) for name, out in outputs.items()}
+    on_eval = {}
+    for name in ("teacher", *models.peers, models.shipped):
+        track = lambda c, n=name: reporter.track(c, f"evaluate {n} on eval")  # noqa: E731
+        on_eval[name] = task.metrics(task.onnx_outputs(predictors[name], data.eval, batch_size, track), data.eval, data)
     compare = getattr(task, "compare_to_teacher", None)  # a task's figures against the teacher (embeddings)
     if compare is not None:
         for name, figures in compare(predictors, outputs, data, reporter.track).items():
@@ -47,6 +58,7 @@ def run_evaluate(task: ModuleType, models: Models, data, max_length: int, ctx, b
         "primary_metric": task.PRIMARY_METRIC,
         "models": results,
         "shipped": models.shipped,
+        "eval_split": {"split": data.eval.origin, "n": len(data.eval), "models": on_eval},
         "agreement_with_teacher": {
             name: round(task.agreement(out, outputs["teacher"]), 4) for name, out in outputs.items()
         },

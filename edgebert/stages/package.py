@@ -109,6 +109,7 @@ def files_table(out: Path) -> dict[str, dict]:
 
 def build_manifest(ctx) -> dict:
     """The manifest's content from the run's recorded stages (`ctx`: edgebert.pipeline.context.Context)."""
+    from edgebert import peers
     from edgebert.runtime import make_session
 
     recipe, task, shipped = ctx.recipe, ctx.task, ctx.shipped
@@ -151,6 +152,7 @@ def build_manifest(ctx) -> dict:
             "machine": machine.summary(timings.get("host") or machine.describe()),
         },
         **({"training": training} if training else {}),
+        **({"vs_peers": versus} if (versus := peers.compare(evaluation, timings, ctx.threads)) else {}),
         "recipe_sha256": recipe_sha256(recipe),
         "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
     }

@@ -35,14 +35,19 @@ def _cpuinfo() -> dict[str, str]:
     return fields
 
 
+def flags() -> list[str]:
+    """The CPU's feature flags (x86 "flags", Arm "Features"); [] where /proc/cpuinfo is absent."""
+    info = _cpuinfo()
+    return (info.get("flags") or info.get("Features") or "").split()
+
+
 def describe() -> dict:
     """{"cpu", "cores", "int8_dot"}: int8_dot lists the dot-product extensions found, [] for none, None if unknown."""
-    info = _cpuinfo()
-    flags = (info.get("flags") or info.get("Features") or "").split()
+    info, flags_ = _cpuinfo(), flags()
     return {
         "cpu": info.get("model name") or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
-        "int8_dot": [f for f in INT8_DOT if f in flags] if flags else None,
+        "int8_dot": [f for f in INT8_DOT if f in flags_] if flags_ else None,
     }
 
 

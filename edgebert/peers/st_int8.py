@@ -1,0 +1,47 @@
+"""The peer of sentence embedders: the teacher loaded by sentence-transformers with its ONNX backend (which
+exports it through Optimum) and quantized by `export_dynamic_quantized_onnx_model` with the preset for this CPU.
+Its ONNX model returns token embeddings; sentence-transformers pools and normalises them in Python, so it is
+scored through sentence-transformers itself, and timed as its ONNX session alone (its pooling not counted: the
+comparison favours the peer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+
+def build(task: ModuleType, teacher_dir: Path, out: Path, preset: str, options):
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    from edgebert.peers import Peer
+
+    folder = task.export_folder(teacher_dir, out)  # the teacher as a sentence-transformers folder
+    model = SentenceTransformer(
+        str(folder), backend="onnx", device="cpu", trust_remote_code=options.trust_remote_code, local_files_only=True
+    )
+    model.save_pretrained(str(folder))
+    export_dynamic_quantized_onnx_model(model, preset, str(folder))
+    target = next((folder / "onnx").glob(f"model_*int8_{preset}.onnx"))  # qint8 or quint8, by preset
+    how = f"sentence-transformers ONNX backend, export_dynamic_quantized_onnx_model, {preset} preset"
+    return Peer("st-int8", target, folder / "tokenizer.json", preset, how)
+
+
+class Encoder:
+    """`embed(texts)` through sentence-transformers with the peer's file, as its users call it."""
+
+    def __init__(self, peer):
+        from sentence_transformers import SentenceTransformer
+
+        folder = peer.model.parent.parent
+        kwargs = {"file_name": f"onnx/{peer.model.name}"}
+        self.model = SentenceTransformer(str(folder), backend="onnx", device="cpu", model_kwargs=kwargs)
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        return self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True).astype(np.float32)
+
+
+def predictor(peer, task: ModuleType, data, max_length: int) -> Encoder:
+    return Encoder(peer)
