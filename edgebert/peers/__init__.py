@@ -78,9 +78,10 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(PEERS[name][0])
 
 
-def build(name: str, task: ModuleType, teacher_dir: Path, out: Path, options) -> Peer:
-    """Build peer `name` of the teacher in `teacher_dir` under `out` (`options`: trust_remote_code, revision)."""
-    return _module(name).build(task, Path(teacher_dir), Path(out), preset(), options)
+def build(name: str, task: ModuleType, teacher_dir: Path, out: Path, options, for_preset: str | None = None) -> Peer:
+    """Build peer `name` of the teacher in `teacher_dir` under `out` (`options`: trust_remote_code, revision), with
+    this CPU's preset unless `for_preset` names another (a peer built here to be timed on another machine)."""
+    return _module(name).build(task, Path(teacher_dir), Path(out), for_preset or preset(), options)
 
 
 def predictor(peer: Peer, task: ModuleType, data, max_length: int):

@@ -18,8 +18,6 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
-import numpy as np
-
 from edgebert.progress import Reporter
 from edgebert.recipe import BenchmarkConfig
 from edgebert.runtime import make_session
@@ -38,9 +36,9 @@ from edgebert.timing.bench import (
     torch_runner,
     torch_threads,
 )
+from edgebert.timing.versus import Inputs, Workload, versus
 
 ROUNDS = 10  # interleaved rounds per pair; the iterations are spread over them
-PEER_BATCH = 32  # the batched real-sentence workload against peers
 
 
 def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length: int, cfg: BenchmarkConfig, ctx):
@@ -116,44 +114,20 @@ def _fixed(run, own_feeds: dict, _shared_feeds: dict) -> object:
     return run(own_feeds)
 
 
-def _sweep(run, batches: list[dict], _shared_feeds: dict) -> None:
-    for feeds in batches:
-        run(feeds)
-
-
 def _versus_peers(models: Models, inputs: dict, texts: list[str], threads: int, cfg: BenchmarkConfig, reporter) -> dict:
-    """Each peer beside the shipped model, one pair at a time: {peer: {workload: {"ratio", "low", "high",
-    "ms": {model: median ms per call or per sentence}}}}; the ratio is the shipped model's time over the peer's."""
+    """Each peer beside the shipped model, one pair at a time: {peer: edgebert.timing.versus's workloads}, the
+    ratio being the shipped model's time over the peer's."""
     shipped = models.shipped
-    ship = onnx_runner(make_session(models.onnx[shipped], threads))
-    calls = max(1, cfg.iterations // ROUNDS)
+    workload = Workload(cfg.seq, max(1, cfg.iterations // ROUNDS), cfg.peer_rounds, cfg.settle_s)
+
+    def side(name: str, run) -> Inputs:
+        return Inputs(run, *inputs[name])
+
+    ship = side(shipped, onnx_runner(make_session(models.onnx[shipped], threads)))
     out = {}
     for peer in reporter.track(list(models.peers), "timing against peers", len(models.peers)):
-        runs = {peer: onnx_runner(make_session(models.onnx[peer], threads)), shipped: ship}
-        workloads = {
-            f"seq{cfg.seq}": ({n: functools.partial(_fixed, r, inputs[n][0]) for n, r in runs.items()}, calls, 1),
-            **{
-                f"real_b{b}": (
-                    {n: functools.partial(_sweep, r, _batches(inputs[n][1], texts, b)) for n, r in runs.items()},
-                    1,
-                    len(texts),
-                )
-                for b in (1, PEER_BATCH)
-            },
-        }
-        out[peer] = {}
-        for workload, (pair, n_calls, per) in workloads.items():
-            rounds = paired_rounds(pair, {}, 1, cfg.peer_rounds, n_calls, cfg.settle_s)
-            rounds = {n: [[ms / per for ms in r] for r in rs] for n, rs in rounds.items()}
-            out[peer][workload] = ratio_with_interval(rounds[shipped], rounds[peer], 0.95) | {
-                "ms": {n: round(float(np.median(flat(rs))), 4) for n, rs in rounds.items()}
-            }
-        reporter.info(
-            f"  {shipped} vs {peer}: " + ", ".join(f"{w} {1 / v['ratio']:.2f}x faster" for w, v in out[peer].items())
-        )
+        other = side(peer, onnx_runner(make_session(models.onnx[peer], threads)))
+        out[peer] = versus(shipped, ship, peer, other, texts, workload)
+        faster = ", ".join(f"{w} {1 / v['ratio']:.2f}x faster" for w, v in out[peer].items())
+        reporter.info(f"  {shipped} vs {peer}: {faster}")
     return out
-
-
-def _batches(encode, texts: list[str], size: int) -> list[dict]:
-    """The texts encoded in batches of `size`, in order, each padded to its longest member."""
-    return [encode(texts[i : i + size]) for i in range(0, len(texts), size)]
