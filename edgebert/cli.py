@@ -341,7 +341,7 @@ def _quiet_libraries() -> None:
     # third-party deprecation and tracer warnings are not the user's to act on; edgebert's own go via Reporter
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.ERROR)
-    for name in ("optimum", "transformers", "onnxruntime", "neural_compressor", "fusion_attention"):
+    for name in ("optimum", "transformers", "onnxruntime", "fusion_attention"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

@@ -323,6 +323,10 @@ def _pruning_section(prune: dict, models: list[dict], metric: str, dev: str) -> 
     return lines
 
 
+def _ratio(r: dict | None) -> str:
+    return f"{r['ratio']:.2f} ({r['low']:.2f}–{r['high']:.2f})" if r else "—"
+
+
 def _quantization_section(quant: dict) -> list[str]:
     lines = ["", "## Quantization", ""]
     auto = quant.get("auto")
@@ -331,7 +335,8 @@ def _quantization_section(quant: dict) -> list[str]:
         lines += [
             f"`auto` scored {len(auto['candidates'])} candidates on {auto['eval_sentences']} eval sentences through "
             f"ONNX Runtime and timed each against {anchor} "
-            "in paired rounds on this machine (p50 = the anchor's p50 x the ratio). Bound: the "
+            "in paired rounds on this machine (p50 = the anchor's p50 x the ratio at the fixed input; real: one eval "
+            "sentence at a time; candidates rank by the geometric mean of the ratios measured). Bound: the "
             f"teacher's {auto['teacher_accuracy'] * 100:.2f} minus the allowed drop = {auto['bound'] * 100:.2f}"
             + (f", and a file of at most {auto['max_mb']:.1f} MB (the size gate). " if auto.get("max_mb") else ". ")
             + (
@@ -340,9 +345,9 @@ def _quantization_section(quant: dict) -> list[str]:
                 else f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."
             ),
             "",
-            f"| candidate | eval {auto.get('metric', 'accuracy')} | p50 ms | x anchor (95%) | MB | FP32 nodes "
-            "| within bound | NNAPI (fixed shapes) |",
-            "|---|---|---|---|---|---|---|---|",
+            f"| candidate | eval {auto.get('metric', 'accuracy')} | p50 ms | x anchor (95%) | x anchor, real (95%) "
+            "| MB | FP32 nodes | within bound | NNAPI (fixed shapes) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for c in auto["candidates"]:
             mobile = c.get("mobile", {}).get("nnapi", {}).get("fixed_shapes")
@@ -350,11 +355,10 @@ def _quantization_section(quant: dict) -> list[str]:
                 f"{mobile['verdict']}, {mobile['supported_share']:.0%}, {mobile['partitions']} parts" if mobile else ""
             )
             mark = " (kept)" if c["name"] == auto["winner"] else ""
-            r = (c.get("timing") or {}).get("ratio")
-            ratio = f"{r['ratio']:.2f} ({r['low']:.2f}–{r['high']:.2f})" if r else "—"
+            ratio, real = (_ratio((c.get("timing") or {}).get(k)) for k in ("ratio", "real_ratio"))
             lines.append(
                 f"| {c['name']}{mark} | {_cell(c['accuracy'] and c['accuracy'] * 100, '{:.2f}')} | "
-                f"{_cell(c['p50_ms'], '{:.2f}')} | {ratio} | {_cell(c['mb'], '{:.1f}')} | "
+                f"{_cell(c['p50_ms'], '{:.2f}')} | {ratio} | {real} | {_cell(c['mb'], '{:.1f}')} | "
                 f"{c['built'].get('fp32_nodes', '')} | "
                 f"{'yes' if c['within_bound'] else 'no'} | {nnapi or (c['error'] or '')} |"
             )

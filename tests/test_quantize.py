@@ -194,7 +194,11 @@ def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_be
         c["timing"]["ratio"]["low"] <= c["timing"]["ratio"]["ratio"] <= c["timing"]["ratio"]["high"]
         for c in auto["candidates"]
     )
-    fastest = min(auto["candidates"], key=lambda c: c["p50_ms"])
+    # ranked on both workloads (quantize.auto.workload's default): the geometric mean of the two paired ratios
+    for c in auto["candidates"]:
+        fixed, real = c["timing"]["ratio"]["ratio"], c["timing"]["real_ratio"]["ratio"]
+        assert c["rank"] == pytest.approx((fixed * real) ** 0.5, abs=1e-4)
+    fastest = min(auto["candidates"], key=lambda c: c["rank"])
     assert auto["winner"] == fastest["name"] and auto["within_bound"]
     assert all("mobile" in c for c in auto["candidates"] if c["name"].startswith("static-qdq"))
     assert set(summary["mobile"]) >= {"nnapi", "coreml_neuralnetwork", "coreml_mlprogram"}

@@ -1,6 +1,7 @@
 """`quantize.mode: auto`: build every candidate, score each on the eval split through ONNX Runtime, rescue
 failing INT8 candidates by keeping their most sensitive node groups in FP32, time each against one anchor
-candidate in paired rounds, and keep the fastest one within the accuracy bound (the teacher's eval accuracy minus
+candidate in paired rounds (on the fixed input, real sentences or both: quantize.auto.workload), and keep the
+fastest one within the accuracy bound (the teacher's eval accuracy minus
 the allowed drop) and within the size gate's file limit, when the recipe has one. When none is within them, the
 most accurate is kept and the caller reports the gate. "Accuracy" here is the task's primary metric, scored by the
 callbacks in AutoContext.
@@ -32,6 +33,7 @@ class Trial:
     error: str | None = None
     rescue_of: str | None = None
     timing: dict | None = None  # p50 as a ratio to the anchor candidate, with its 95% interval
+    rank: float | None = None  # what `choose` orders by: the time ratio to the anchor on auto.workload
 
     def row(self, bound: float, max_mb: float | None = None) -> dict:
         d = asdict(self)
@@ -48,14 +50,14 @@ class Trial:
 
 def choose(trials: list[Trial], bound: float, max_mb: float | None = None) -> tuple[Trial, bool]:
     """The fastest trial within `bound` (and `max_mb`); if none is, the most accurate one (and False)."""
-    usable = [t for t in trials if t.error is None and t.accuracy is not None and t.p50_ms is not None]
+    usable = [t for t in trials if t.error is None and t.accuracy is not None and (t.p50_ms or t.rank) is not None]
     if not usable:
         raise StageError(
             "no quantization candidate could be built: " + "; ".join(f"{t.name}: {t.error}" for t in trials)
         )
     within = [t for t in usable if t.within(bound, max_mb)]
     if within:
-        return min(within, key=lambda t: (t.p50_ms, -t.accuracy)), True
+        return min(within, key=lambda t: (t.rank if t.rank is not None else t.p50_ms, -t.accuracy)), True
     return max(usable, key=lambda t: (t.accuracy, -t.p50_ms)), False
 
 
@@ -66,7 +68,7 @@ class AutoContext:
     predict: Callable[[Path], object]  # model -> its outputs on the eval slice (the task's, opaque here)
     score: Callable[[object], float]  # outputs -> the task's primary metric (higher is better)
     agree: Callable[[object, object], float]  # two models' outputs -> share of examples predicted alike
-    time_all: Callable[[dict[str, Path]], dict[str, dict]]  # models -> {"p50_ms", "ratio", "vs"}
+    time_all: Callable[[dict[str, Path]], dict[str, dict]]  # models -> {"p50_ms", "ratio", "vs", "rank"}
     calibration: list[Feeds] | None
     bound: float
     track: Callable = lambda items, *a, **k: items
@@ -94,7 +96,8 @@ def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) ->
     built = {t.name: t.path for t in trials if t.error is None}
     for n, timed in ctx.time_all(built).items():
         trial = next(t for t in trials if t.name == n)
-        trial.p50_ms, trial.timing = timed["p50_ms"], {k: v for k, v in timed.items() if k != "p50_ms"}
+        trial.p50_ms, trial.rank = timed["p50_ms"], timed.get("rank")
+        trial.timing = {k: v for k, v in timed.items() if k not in ("p50_ms", "rank")}
     winner, within = choose(trials, ctx.bound, ctx.max_mb)
     return {
         "bound": round(ctx.bound, 6),

@@ -51,6 +51,10 @@ class AutoConfig(_Config):
     max_drop: float | None = Field(None, ge=0, le=1)  # vs the teacher on eval; None: the quality gate's max_drop
     sensitivity: int = Field(2, ge=0, description="most sensitive node groups a failing candidate may keep in FP32")
     eval_samples: int | None = Field(None, ge=20)
+    # what candidates are timed on: the benchmark's fixed input (batch x seq), real eval sentences one at a time
+    # (each padded to its own length, as apps run), or both (ranked by the geometric mean of the two ratios). On a
+    # CPU without VNNI an INT8 candidate can win at seq 128 and lose on short real sentences (issue 17).
+    workload: Literal["fixed", "real", "both"] = "both"
 
 
 class QuantizeConfig(QuantScheme):

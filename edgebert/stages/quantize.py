@@ -10,6 +10,7 @@ The stage does not evaluate the shipped model on the test split (evaluate does) 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from edgebert.runtime.tokenizer import TextEncoder
 from edgebert.stages.export import fusions_at_load
 
 PAIR_ROUNDS, PAIR_CALLS = 30, 10  # per candidate pair in `auto`: A B / B A rounds of 10 calls each
+REAL_ROUNDS, REAL_SENTENCES = 10, 64  # auto's real-sentence workload: rounds of 64 eval sentences at batch 1
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def run_quantize(
     else:
         from edgebert.quantization.auto import run_auto
 
-        ctx = _auto_context(inputs, calibration, cfg.auto.eval_samples)
+        ctx = _auto_context(inputs, calibration, cfg.auto.eval_samples, cfg.auto.workload)
         result = run_auto(cfg, source, out / "candidates", ctx)
         result["teacher_accuracy"] = round(ctx.bound + inputs.max_drop, 6)
         result["eval_sentences"] = ctx.n
@@ -116,8 +118,9 @@ class _Auto(AutoContext):
     n: int = 0  # eval examples scored
 
 
-def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | None) -> _Auto:
+def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | None, workload: str) -> _Auto:
     from edgebert.timing.bench import fixed_input, onnx_runner, paired_rounds, ratio_with_interval
+    from edgebert.timing.versus import sweep
 
     if inputs is None:
         raise ValueError("quantize mode auto needs QuantizeInputs")
@@ -134,18 +137,38 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
         # unevenly (see README, "Pruning, before and after").
         encode = inputs.encoder(inputs.teacher_onnx, length=max(inputs.max_length, timing.seq)).feeds
         feeds = fixed_input(encode, data.eval.texts, timing.batch, timing.seq)
+        real = [encode([t]) for t in data.eval.texts[:REAL_SENTENCES]]
         anchor = "dynamic" if "dynamic" in models else next(iter(models))
-        inputs.reporter.info(f"  timing {len(models) - 1} candidates against {anchor} at {inputs.threads} thread(s)")
-        anchor_p50, ratios = [], {}
+        inputs.reporter.info(
+            f"  timing {len(models) - 1} candidates against {anchor} at {inputs.threads} thread(s), workload {workload}"
+        )
+        anchor_p50, ratios, on_real = [], {}, {}
+        settle = min(0.05, timing.settle_s)
         for name in inputs.reporter.track([n for n in models if n != anchor], "timing candidates"):
             runners = {n: onnx_runner(make_session(models[n], inputs.threads)) for n in (anchor, name)}
-            rounds = paired_rounds(runners, feeds, timing.warmup, PAIR_ROUNDS, PAIR_CALLS, min(0.05, timing.settle_s))
-            ratios[name] = ratio_with_interval(rounds[name], rounds[anchor], 0.95)
-            anchor_p50.append(float(np.percentile(np.concatenate(rounds[anchor]), 50)))
-        base = float(np.median(anchor_p50)) if anchor_p50 else 0.0
-        out = {anchor: {"p50_ms": round(base, 3), "vs": anchor, "ratio": {"ratio": 1.0, "low": 1.0, "high": 1.0}}}
-        for name, r in ratios.items():
-            out[name] = {"p50_ms": round(base * r["ratio"], 3), "vs": anchor, "ratio": r}
+            if workload != "real":
+                rounds = paired_rounds(runners, feeds, timing.warmup, PAIR_ROUNDS, PAIR_CALLS, settle)
+                ratios[name] = ratio_with_interval(rounds[name], rounds[anchor], 0.95)
+                anchor_p50.append(float(np.percentile(np.concatenate(rounds[anchor]), 50)))
+            if workload != "fixed":
+                sweeps = {n: functools.partial(sweep, r, real) for n, r in runners.items()}
+                rounds = paired_rounds(sweeps, {}, 1, REAL_ROUNDS, 1, settle)
+                on_real[name] = ratio_with_interval(rounds[name], rounds[anchor], 0.95)
+        base = float(np.median(anchor_p50)) if anchor_p50 else None
+        one = {"ratio": 1.0, "low": 1.0, "high": 1.0}
+        out = {anchor: {"p50_ms": round(base or 0.0, 3), "vs": anchor, "ratio": one, "rank": 1.0}}
+        if on_real:
+            out[anchor]["real_ratio"] = one
+        for name in ratios.keys() | on_real.keys():
+            used = [r["ratio"] for r in (ratios.get(name), on_real.get(name)) if r is not None]
+            rank = float(np.exp(np.mean(np.log(used))))
+            fixed = ratios.get(name)
+            out[name] = {
+                "p50_ms": round(base * fixed["ratio"], 3) if fixed and base else None,
+                "vs": anchor,
+                "ratio": fixed,
+                "rank": round(rank, 4),
+            } | ({"real_ratio": on_real[name]} if name in on_real else {})
         return out
 
     def score(outputs: dict) -> float:

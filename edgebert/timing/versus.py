@@ -43,7 +43,7 @@ def versus(a: str, inputs_a: Inputs, b: str, inputs_b: Inputs, texts: list[str],
     both = {a: inputs_a, b: inputs_b}
     workloads = {f"seq{w.seq}": ({n: functools.partial(_call, i.run, i.fixed) for n, i in both.items()}, w.calls, 1)}
     for size in (1, BATCH):
-        sweeps = {n: functools.partial(_sweep, i.run, _batches(i.encode, texts, size)) for n, i in both.items()}
+        sweeps = {n: functools.partial(sweep, i.run, _batches(i.encode, texts, size)) for n, i in both.items()}
         workloads[f"real_b{size}"] = (sweeps, 1, len(texts))
     out = {}
     for name, (pair, calls, per) in workloads.items():
@@ -59,7 +59,8 @@ def _call(run: Runner, feeds: dict, _shared: dict) -> object:
     return run(feeds)
 
 
-def _sweep(run: Runner, batches: list[dict], _shared: dict) -> None:
+def sweep(run: Runner, batches: list[dict], _shared: dict) -> None:
+    """One pass over pre-encoded batches (a paired_rounds runner: its shared feeds are unused)."""
     for feeds in batches:
         run(feeds)
 
