@@ -95,7 +95,10 @@ def embedding_run(tiny_bert, tmp_path_factory):
         },
         # importance without labels: the gradient of the distance to the teacher's vectors
         prune={"heads": 0.5, "ffn": 0.5, "importance_samples": 16, "recover": {"epochs": 1, "batch_size": 8}},
-        export={"trim_vocab": True},  # the student keeps only the corpus's word pieces; pooling still in the graph
+        # the student keeps only the corpus's word pieces; pooling still in the graph, in every form: the mobile
+        # model (fixed shape, static QDQ, .ort) and the single-file model (raw string in, vector out)
+        export={"trim_vocab": True, "mobile": True, "single_file": True},
+        quantize={"mode": "dynamic", "calibration": {"samples": 32}},  # the mobile model's static ranges
         # sentence-transformers' own INT8 ONNX model of the same teacher, scored and timed beside the shipped one
         benchmark={
             **{"threads": [1], "seq": 32, "iterations": 10, "warmup": 2, "max_sentences": 10, "settle_s": 0},
@@ -163,6 +166,16 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
         feeds = {"input_ids": [enc.ids], "attention_mask": [enc.attention_mask], "token_type_ids": [enc.type_ids]}
         (plain,) = session.run(["sentence_embedding"], {n: np.asarray(feeds[n], np.int64) for n in names})
         assert np.array_equal(plain[0], vector)
+    # the other forms carry the pooled vector too: the single-file model (raw string in) and the mobile model
+    from edgebert.graph.single_file import session as single_session
+
+    single = single_session(run / "dist" / "model.single.onnx")
+    (from_text,) = single.run(["sentence_embedding"], {"text": np.array([texts[1]])})
+    assert np.allclose(from_text[0], emb.embed([texts[1]])[0], atol=1e-5)
+    mobile = manifest["mobile_model"]
+    assert mobile["ort_format"]["max_abs_diff_vs_onnx"] < 1e-4 and mobile["metrics"]["vs_teacher"]["cosine_mean"] > 0.9
+    fixed = Embedder.from_files(run / "dist" / "model.mobile.ort", run / "dist" / "tokenizer.json", 32)
+    assert fixed.embed(texts).shape == vectors.shape and fixed.fixed_seq == mobile["input_shape"][1]
 
 
 def test_embed_streams_a_100000_line_file_in_bounded_memory(embedding_run, tmp_path):

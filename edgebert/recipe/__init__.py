@@ -147,8 +147,11 @@ class Recipe(_Config):
             )
         if self.task == "sentence-embedding":
             _embedding_sections(self)
-        if self.export.single_file and self.task != "text-classification":
-            raise ValueError(f"export.single_file builds text classifiers only; set it to false for {self.task}")
+        if self.export.single_file and self.task not in ("text-classification", "sentence-embedding"):
+            raise ValueError(
+                f"export.single_file builds text classifiers and embedders only (an entity's character offsets "
+                f"need the tokenizer outside the graph); set it to false for {self.task}"
+            )
         if self.export.trim_vocab and self.distill is None and self.prune is None:
             raise ValueError("export.trim_vocab trims the student's vocabulary: add a distill or prune section")
         return self
@@ -171,8 +174,6 @@ def _embedding_sections(recipe: Recipe) -> None:
             "teacher.finetune: a sentence-embedding teacher is used as it is (there is no head to train); "
             "remove teacher.finetune"
         )
-    if recipe.export.mobile:
-        raise ValueError("export.mobile is not built for sentence-embedding yet; set it to false")
 
 
 def _dump(value: object) -> object:
