@@ -134,6 +134,8 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
     assert models["teacher"]["vs_teacher"]["neighbours_kept"] == 1.0
     assert 0 < models["student-int8"]["vs_teacher"]["cosine_p5"] <= models["student-int8"]["vs_teacher"]["cosine_mean"]
     assert "Against the teacher's vectors" in (run / "report" / "report.md").read_text()
+    finished = (run / "teacher" / "stage.json").stat().st_mtime_ns
+    assert all(f.stat().st_mtime_ns <= finished for f in (run / "teacher").iterdir())  # the peer wrote no teacher file
     evaluation = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]
     assert evaluation["agreement_with_teacher"]["st-int8"] > 0.95  # the teacher's vectors, quantized, pooled in Python
     peer = json.loads((run / "dist" / "edgebert.json").read_text())["vs_peers"]["peers"]["st-int8"]

@@ -7,6 +7,7 @@ comparison favours the peer).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import ModuleType
 
@@ -18,12 +19,15 @@ def build(task: ModuleType, teacher_dir: Path, out: Path, preset: str, options):
 
     from edgebert.peers import Peer
 
-    folder = task.export_folder(teacher_dir, out)  # the teacher as a sentence-transformers folder
+    # the teacher as a sentence-transformers folder (its files linked to the teacher's: read, never written)
+    source = task.export_folder(teacher_dir, out / "source")
     model = SentenceTransformer(
-        str(folder), backend="onnx", device="cpu", trust_remote_code=options.trust_remote_code, local_files_only=True
+        str(source), backend="onnx", device="cpu", trust_remote_code=options.trust_remote_code, local_files_only=True
     )
+    folder = out / "model"
     model.save_pretrained(str(folder))
     export_dynamic_quantized_onnx_model(model, preset, str(folder))
+    shutil.rmtree(source)
     target = next((folder / "onnx").glob(f"model_*int8_{preset}.onnx"))  # qint8 or quint8, by preset
     how = f"sentence-transformers ONNX backend, export_dynamic_quantized_onnx_model, {preset} preset"
     return Peer("st-int8", target, folder / "tokenizer.json", preset, how)

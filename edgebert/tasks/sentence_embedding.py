@@ -266,12 +266,14 @@ def report_columns() -> tuple[tuple[str, str], ...]:
 
 def export_folder(model_dir: Path, scratch: Path) -> Path:
     """A copy of `model_dir` with sentence-transformers' module files written from the config's pooling, which is
-    what optimum's sentence-transformers export reads (weights linked, not copied, where the filesystem allows)."""
+    what optimum's sentence-transformers export reads (weights linked, not copied, where the filesystem allows:
+    nothing may write into the copy's linked files)."""
     import json
 
     scratch.mkdir(parents=True, exist_ok=True)
     for item in Path(model_dir).iterdir():
-        if item.is_file():
+        # modules.json is written below: a link to the source's would be rewritten through it
+        if item.is_file() and item.name != "modules.json":
             try:
                 (scratch / item.name).hardlink_to(item)
             except OSError:
