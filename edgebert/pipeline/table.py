@@ -31,10 +31,11 @@ class Stage:
     run: Callable[[Context, Path], dict]
     describe: Callable[[Context, dict], str]
     enabled: Callable[[Recipe], bool] = lambda r: True
+    leave_out: dict[str, set[str]] | None = None  # fields of its sections the stage does not read
 
     def key(self, ctx: Context) -> str:
         sections = self.sections(ctx.recipe)
-        parts = [ctx.recipe.section_hash(*sections)] if sections else []
+        parts = [ctx.recipe.section_hash(*sections, leave_out=self.leave_out)] if sections else []
         return stage_key(self.name, *parts, *(ctx.keys[s] for s in self.reads), *self.extra(ctx))
 
 
@@ -166,6 +167,8 @@ STAGES = (
         lambda c: _data(c) if c.recipe.quantize.mode in ("static", "auto") else [],
         steps.quantize,
         _describe_quantize,
+        # auto times candidates the way the benchmark does, but never reads its peers
+        leave_out={"benchmark": {"peers", "peer_rounds", "peer_sentences"}},
     ),
     Stage("evaluate", lambda r: (), ("quantize",), lambda c: _data(c) + _peers(c), steps.evaluate, _describe_evaluate),
     Stage("benchmark", lambda r: ("benchmark",), ("quantize",), _peers, steps.benchmark, _describe_benchmark),

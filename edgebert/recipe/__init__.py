@@ -161,9 +161,14 @@ class Recipe(_Config):
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
 
-    def section_hash(self, *sections: str) -> str:
-        """sha256 over the named sections, so a stage reruns only when its own config changes."""
-        blob = json.dumps({s: _dump(getattr(self, s)) for s in sections}, sort_keys=True)
+    def section_hash(self, *sections: str, leave_out: dict[str, set[str]] | None = None) -> str:
+        """sha256 over the named sections, so a stage reruns only when its own config changes; `leave_out` names
+        fields of a section the stage does not read."""
+        dumped = {s: _dump(getattr(self, s)) for s in sections}
+        for section, fields in (leave_out or {}).items():
+            if isinstance(dumped.get(section), dict):
+                dumped[section] = {k: v for k, v in dumped[section].items() if k not in fields}
+        blob = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
