@@ -7,6 +7,8 @@ models on another CPU (one with VNNI, say) without the run folder, torch or the 
     # on the other machine (onnxruntime, tokenizers and numpy are enough)
     python benchmarks/peer_timing.py time runs/sst2-minilm/dist out/peer --test test.tsv --threads 2
 
+DIST needs only model.onnx, tokenizer.json and edgebert.json.
+
 Prints JSON: the host, both files' sizes, both accuracies, and x faster per workload with its interval.
 """
 
@@ -30,7 +32,7 @@ def build(args) -> None:
 
 
 def time_pair(args) -> None:
-    from edgebert.runtime import TextClassifier, load, make_session
+    from edgebert.runtime import TextClassifier, make_session
     from edgebert.runtime.tokenizer import TextEncoder
     from edgebert.timing.bench import fixed_input, onnx_runner
     from edgebert.timing.machine import describe
@@ -38,9 +40,12 @@ def time_pair(args) -> None:
 
     rows = [line.split("\t") for line in args.test.read_text().splitlines()[1:] if line.strip()]
     texts, gold = [r[0] for r in rows], [r[-1] for r in rows]
-    # a partial copy of the dist (model, tokenizer, manifest) is enough here: hashes of absent files are not checked
-    shipped = load(args.dist, threads=args.threads, verify=not args.partial)
-    labels = list(shipped.labels)
+    # the model, its tokenizer and the manifest's labels: a partial copy of the dist is enough
+    task = json.loads((args.dist / "edgebert.json").read_text())["task"]
+    labels = list(task["labels"])
+    shipped = TextClassifier.from_files(
+        args.dist / "model.onnx", args.dist / "tokenizer.json", labels, task["max_length"], args.threads
+    )
     peer_file = next(args.peer.glob("*quantized.onnx"))
     peer = TextClassifier.from_files(peer_file, args.peer / "fp32" / "tokenizer.json", labels, 512, args.threads)
     y = np.asarray([labels.index(g) for g in gold])
@@ -105,7 +110,6 @@ def main() -> None:
     t.add_argument("--seq", type=int, default=128)
     t.add_argument("--rounds", type=int, default=10)
     t.add_argument("--sentences", type=int, default=500)
-    t.add_argument("--partial", action="store_true", help="DIST holds only model.onnx, tokenizer.json, the manifest")
     t.set_defaults(func=time_pair)
     args = ap.parse_args()
     args.func(args)
