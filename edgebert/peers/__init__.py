@@ -49,7 +49,7 @@ class Peer:
 
 
 def default_for(task: str) -> str:
-    """The peer of a task (what `benchmark.peers: [default]` means)."""
+    """The peer edgebert builds for `task` (named in the error for a mismatched one)."""
     return next(name for name, (_, tasks) in PEERS.items() if task in tasks)
 
 

@@ -36,16 +36,17 @@ def build(task: ModuleType, teacher_dir: Path, out: Path, preset: str, options):
 class Encoder:
     """`embed(texts)` through sentence-transformers with the peer's file, as its users call it."""
 
-    def __init__(self, peer):
+    def __init__(self, peer, max_length: int):
         from sentence_transformers import SentenceTransformer
 
         folder = peer.model.parent.parent
         kwargs = {"file_name": f"onnx/{peer.model.name}"}
         self.model = SentenceTransformer(str(folder), backend="onnx", device="cpu", model_kwargs=kwargs)
+        self.model.max_seq_length = max_length  # truncated where the run's other models are
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         return self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True).astype(np.float32)
 
 
 def predictor(peer, task: ModuleType, data, max_length: int) -> Encoder:
-    return Encoder(peer)
+    return Encoder(peer, max_length)

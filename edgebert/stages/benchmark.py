@@ -58,7 +58,7 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
     feeds = {path: fixed_input(encode, texts, cfg.batch, cfg.seq) for path, encode in encoders.items()}
     real_texts = texts[: cfg.max_sentences]
     reference = task.load_model(models.teacher_dir, ctx.model_options).eval() if cfg.reference else None
-    fixed, real, versus = {}, {}, {}
+    fixed, real, against = {}, {}, {}
     anchor = "teacher-pytorch" if reference is not None else "teacher"
     for threads in cfg.threads:
         with torch_threads(threads):
@@ -92,7 +92,7 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
             if models.peers:
                 inputs = {name: (feeds[tokenizer[name]], encoders[tokenizer[name]]) for name in onnx}
                 sentences = texts[: cfg.peer_sentences]
-                versus[str(threads)] = _versus_peers(models, inputs, sentences, threads, cfg, reporter)
+                against[str(threads)] = _versus_peers(models, inputs, sentences, threads, cfg, reporter)
     rss = {name: peak_rss_mb(path, tokenizer[name], max_length, texts, cfg.threads[0]) for name, path in onnx.items()}
     return {
         "host": machine.describe(),
@@ -104,7 +104,7 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
         "fixed": fixed,
         "real": real,
         "real_sentences": len(real_texts) if cfg.real_data else 0,
-        **({"vs_peers": versus, "peer_sentences": min(len(texts), cfg.peer_sentences)} if versus else {}),
+        **({"vs_peers": against, "peer_sentences": min(len(texts), cfg.peer_sentences)} if against else {}),
         "peak_rss_mb": rss,
         "file_mb": {name: round(p.stat().st_size / 1e6, 2) for name, p in onnx.items()},
     }
@@ -119,14 +119,10 @@ def _versus_peers(models: Models, inputs: dict, texts: list[str], threads: int, 
     ratio being the shipped model's time over the peer's."""
     shipped = models.shipped
     workload = Workload(cfg.seq, max(1, cfg.iterations // ROUNDS), cfg.peer_rounds, cfg.settle_s)
-
-    def side(name: str, run) -> Inputs:
-        return Inputs(run, *inputs[name])
-
-    ship = side(shipped, onnx_runner(make_session(models.onnx[shipped], threads)))
+    ship = Inputs(onnx_runner(make_session(models.onnx[shipped], threads)), *inputs[shipped])
     out = {}
     for peer in reporter.track(list(models.peers), "timing against peers", len(models.peers)):
-        other = side(peer, onnx_runner(make_session(models.onnx[peer], threads)))
+        other = Inputs(onnx_runner(make_session(models.onnx[peer], threads)), *inputs[peer])
         out[peer] = versus(shipped, ship, peer, other, texts, workload)
         faster = ", ".join(f"{w} {1 / v['ratio']:.2f}x faster" for w, v in out[peer].items())
         reporter.info(f"  {shipped} vs {peer}: {faster}")

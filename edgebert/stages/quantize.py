@@ -156,10 +156,10 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
                 on_real[name] = ratio_with_interval(rounds[name], rounds[anchor], 0.95)
         base = float(np.median(anchor_p50)) if anchor_p50 else None
         one = {"ratio": 1.0, "low": 1.0, "high": 1.0}
-        out = {anchor: {"p50_ms": round(base or 0.0, 3), "vs": anchor, "ratio": one, "rank": 1.0}}
+        out = {anchor: {"p50_ms": round(base, 3) if base else None, "vs": anchor, "ratio": one, "rank": 1.0}}
         if on_real:
             out[anchor]["real_ratio"] = one
-        for name in ratios.keys() | on_real.keys():
+        for name in [n for n in models if n in ratios or n in on_real]:
             used = [r["ratio"] for r in (ratios.get(name), on_real.get(name)) if r is not None]
             rank = float(np.exp(np.mean(np.log(used))))
             fixed = ratios.get(name)
