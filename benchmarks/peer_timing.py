@@ -1,5 +1,5 @@
-"""A classifier's dist folder against a peer ONNX model on this machine: accuracy of both on a labelled file,
-and paired timing on the workloads the benchmark stage uses (edgebert.timing.versus). For timing a finished run's
+"""A dist folder against a peer ONNX model on this machine: a classifier's accuracy beside the peer's on a labelled
+file, and paired timing on the workloads the benchmark stage uses (edgebert.timing.versus). For timing a finished run's
 models on another CPU (one with VNNI, say) without the run folder, torch or the teacher's weights.
 
     # where the run is: build the peer with the preset of the CPU it will be timed on
@@ -39,20 +39,19 @@ def time_pair(args) -> None:
     from edgebert.timing.versus import Inputs, Workload, versus
 
     rows = [line.split("\t") for line in args.test.read_text().splitlines()[1:] if line.strip()]
-    texts, gold = [r[0] for r in rows], [r[-1] for r in rows]
-    # the model, its tokenizer and the manifest's labels: a partial copy of the dist is enough
+    texts = [r[0] for r in rows]
     task = json.loads((args.dist / "edgebert.json").read_text())["task"]
-    labels = list(task["labels"])
-    shipped = TextClassifier.from_files(
-        args.dist / "model.onnx", args.dist / "tokenizer.json", labels, task["max_length"], args.threads
-    )
-    peer_file = next(args.peer.glob("*quantized.onnx"))
-    peer = TextClassifier.from_files(peer_file, args.peer / "fp32" / "tokenizer.json", labels, 512, args.threads)
-    y = np.asarray([labels.index(g) for g in gold])
-    accuracy = {
-        n: round(float((m.logits(texts).argmax(1) == y).mean()) * 100, 2)
-        for n, m in (("dist", shipped), ("peer", peer))
-    }
+    peer_file, peer_tokenizer = _peer_files(args.peer)
+    accuracy = {}
+    if task["name"] == "text-classification":  # labels in the last column; the peer shares the teacher's labels
+        labels = list(task["labels"])
+        y = np.asarray([labels.index(r[-1]) for r in rows])
+        for name, model, tokenizer in (
+            ("dist", args.dist / "model.onnx", args.dist / "tokenizer.json"),
+            ("peer", peer_file, peer_tokenizer),
+        ):
+            clf = TextClassifier.from_files(model, tokenizer, labels, task["max_length"], args.threads)
+            accuracy[name] = round(float((clf.logits(texts).argmax(1) == y).mean()) * 100, 2)
 
     def side(model: Path, tokenizer: Path) -> Inputs:
         session = make_session(model, args.threads)
@@ -61,35 +60,44 @@ def time_pair(args) -> None:
         return Inputs(onnx_runner(session), fixed_input(encode, texts, 1, args.seq), encode)
 
     ours = side(args.dist / "model.onnx", args.dist / "tokenizer.json")
-    theirs = side(peer_file, args.peer / "fp32" / "tokenizer.json")
+    theirs = side(peer_file, peer_tokenizer)
     sentences = texts[: args.sentences]
     workload = Workload(args.seq, calls=20, rounds=args.rounds, settle_s=0.3)
     timed = versus("dist", ours, "peer", theirs, sentences, workload)
+    faster = {
+        w: {
+            "x": round(1 / r["ratio"], 2),
+            "low": round(1 / r["high"], 2),
+            "high": round(1 / r["low"], 2),
+            "ms": r["ms"],
+        }
+        for w, r in timed.items()
+    }
+    sizes = {"dist": (args.dist / "model.onnx").stat().st_size, "peer": peer_file.stat().st_size}
     print(
         json.dumps(
             {
                 "host": describe(),
+                "task": task["name"],
                 "threads": args.threads,
-                "file_mb": {
-                    "dist": round((args.dist / "model.onnx").stat().st_size / 1e6, 2),
-                    "peer": round(peer_file.stat().st_size / 1e6, 2),
-                },
-                "accuracy": accuracy | {"n": len(texts)},
-                "x_faster": {
-                    w: {
-                        "x": round(1 / r["ratio"], 2),
-                        "low": round(1 / r["high"], 2),
-                        "high": round(1 / r["low"], 2),
-                        "ms": r["ms"],
-                    }
-                    for w, r in timed.items()
-                },
+                "file_mb": {k: round(v / 1e6, 2) for k, v in sizes.items()},
+                **({"accuracy": accuracy | {"n": len(texts)}} if accuracy else {}),
+                "x_faster": faster,
                 "rounds": args.rounds,
                 "sentences": len(sentences),
             },
             indent=2,
         )
     )
+
+
+def _peer_files(folder: Path) -> tuple[Path, Path]:
+    """The peer's INT8 file and tokenizer in the folder `build` wrote (Optimum's or sentence-transformers' layout)."""
+    optimum = folder / "model_quantized.onnx"
+    if optimum.is_file():
+        return optimum, folder / "fp32" / "tokenizer.json"
+    st = next((folder / "model" / "onnx").glob("model_*int8_*.onnx"))
+    return st, folder / "model" / "tokenizer.json"
 
 
 def main() -> None:
@@ -105,7 +113,7 @@ def main() -> None:
     t = sub.add_parser("time")
     t.add_argument("dist", type=Path)
     t.add_argument("peer", type=Path, help="the folder `build` wrote")
-    t.add_argument("--test", type=Path, required=True, help="sentence<TAB>label with a header line")
+    t.add_argument("--test", type=Path, required=True, help="sentence[<TAB>…<TAB>label], a header line first")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--seq", type=int, default=128)
     t.add_argument("--rounds", type=int, default=10)
