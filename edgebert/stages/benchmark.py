@@ -36,7 +36,7 @@ from edgebert.timing.bench import (
     torch_runner,
     torch_threads,
 )
-from edgebert.timing.versus import Inputs, Workload, versus
+from edgebert.timing.versus import Inputs, Workload, call, versus
 
 ROUNDS = 10  # interleaved rounds per pair; the iterations are spread over them
 
@@ -75,8 +75,8 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
                 # one model at a time beside the anchor: sessions loaded side by side slow each other unevenly
                 run = onnx_runner(make_session(onnx[name], threads))
                 pair = {
-                    anchor: functools.partial(_fixed, anchor_run, anchor_feeds),
-                    name: functools.partial(_fixed, run, feeds[tokenizer[name]]),
+                    anchor: functools.partial(call, anchor_run, anchor_feeds),
+                    name: functools.partial(call, run, feeds[tokenizer[name]]),
                 }
                 rounds = paired_rounds(pair, anchor_feeds, cfg.warmup, ROUNDS, calls, cfg.settle_s)
                 anchor_samples += flat(rounds[anchor])
@@ -108,10 +108,6 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
         "peak_rss_mb": rss,
         "file_mb": {name: round(p.stat().st_size / 1e6, 2) for name, p in onnx.items()},
     }
-
-
-def _fixed(run, own_feeds: dict, _shared_feeds: dict) -> object:
-    return run(own_feeds)
 
 
 def _versus_peers(models: Models, inputs: dict, texts: list[str], threads: int, cfg: BenchmarkConfig, reporter) -> dict:

@@ -41,7 +41,7 @@ def versus(a: str, inputs_a: Inputs, b: str, inputs_b: Inputs, texts: list[str],
     """{workload: {"ratio", "low", "high", "ms": {a, b}}}: a's time over b's within each round (geometric mean over
     rounds, 95% bootstrap interval); ms is per call at the fixed input, per sentence on the real ones."""
     both = {a: inputs_a, b: inputs_b}
-    workloads = {f"seq{w.seq}": ({n: functools.partial(_call, i.run, i.fixed) for n, i in both.items()}, w.calls, 1)}
+    workloads = {f"seq{w.seq}": ({n: functools.partial(call, i.run, i.fixed) for n, i in both.items()}, w.calls, 1)}
     for size in (1, BATCH):
         sweeps = {n: functools.partial(sweep, i.run, _batches(i.encode, texts, size)) for n, i in both.items()}
         workloads[f"real_b{size}"] = (sweeps, 1, len(texts))
@@ -55,7 +55,8 @@ def versus(a: str, inputs_a: Inputs, b: str, inputs_b: Inputs, texts: list[str],
     return out
 
 
-def _call(run: Runner, feeds: dict, _shared: dict) -> object:
+def call(run: Runner, feeds: dict, _shared: dict) -> object:
+    """One call on the model's own feeds (a paired_rounds runner: its shared feeds are unused)."""
     return run(feeds)
 
 
