@@ -93,9 +93,9 @@ def time_pair(args) -> None:
 
 def _peer_files(folder: Path) -> tuple[Path, Path]:
     """The peer's INT8 file and tokenizer in the folder `build` wrote (Optimum's or sentence-transformers' layout)."""
-    optimum = folder / "model_quantized.onnx"
-    if optimum.is_file():
-        return optimum, folder / "fp32" / "tokenizer.json"
+    for name in ("model_quantized.onnx", "model_optimized_quantized.onnx"):  # optimum-int8, optimum-o2-int8
+        if (folder / name).is_file():
+            return folder / name, folder / "fp32" / "tokenizer.json"
     st = next((folder / "model" / "onnx").glob("model_*int8_*.onnx"))
     return st, folder / "model" / "tokenizer.json"
 

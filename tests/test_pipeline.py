@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import onnx
 import pytest
 from click.testing import CliRunner
 
@@ -329,15 +330,15 @@ def test_mobile_gate_fails_on_the_dynamic_shape_model(compressed, tmp_path):
     assert "FAIL  mobile" in result.output and "model.onnx:" in result.output and "Erf" in result.output
 
 
-def test_the_optimum_peer_is_built_scored_timed_and_gated_in_the_run(compressed, tmp_path):
-    """benchmark.peers builds Optimum's INT8 export of the run's teacher, scores it on test and eval, times it
-    beside the shipped model in pairs, and a latency gate against it judges the paired ratios."""
+def test_the_optimum_peers_are_built_scored_timed_and_gated_in_the_run(compressed, tmp_path):
+    """benchmark.peers builds Optimum's INT8 export of the run's teacher (and its O2-fused form), scores them on
+    test and eval, times each beside the shipped model in pairs, and a latency gate judges the paired ratios."""
     from edgebert import peers
 
     recipe, runs = _copy_run(compressed, tmp_path)
     distill = (runs / "tiny" / "distill" / "stage.json").stat().st_mtime_ns
     sets = [
-        "benchmark.peers=[optimum-int8]",
+        "benchmark.peers=[optimum-int8, optimum-o2-int8]",
         "benchmark.peer_rounds=2",
         "benchmark.peer_sentences=20",
         "gates.latency={threads: 1, vs: optimum-int8, max_ratio: 0.0001}",  # unreachable: 10,000x faster
@@ -350,16 +351,21 @@ def test_the_optimum_peer_is_built_scored_timed_and_gated_in_the_run(compressed,
     evaluation = json.loads((run / "evaluate" / "stage.json").read_text())["summary"]
     built = evaluation["peers"]["optimum-int8"]
     assert (run / "evaluate" / built["model"]).is_file() and built["preset"] == peers.preset()
-    assert evaluation["agreement_with_teacher"]["optimum-int8"] >= 0.9  # the teacher, quantized
-    assert set(evaluation["eval_split"]["models"]) == {"teacher", "optimum-int8", "student-int8"}
+    fused = evaluation["peers"]["optimum-o2-int8"]
+    assert fused["model"].endswith("model_optimized_quantized.onnx") and "ORTOptimizer O2" in fused["how"]
+    qattention = [n for n in onnx.load(str(run / "evaluate" / fused["model"])).graph.node if n.op_type == "QAttention"]
+    assert len(qattention) == 2  # one per teacher layer: fused, then quantized
+    for peer in ("optimum-int8", "optimum-o2-int8"):  # each is the teacher, quantized
+        assert evaluation["agreement_with_teacher"][peer] >= 0.9
+    assert set(evaluation["eval_split"]["models"]) == {"teacher", "optimum-int8", "optimum-o2-int8", "student-int8"}
     versus = json.loads((run / "dist" / "edgebert.json").read_text())["vs_peers"]
-    assert versus["best"] == "optimum-int8"
-    faster = versus["peers"]["optimum-int8"]["x_faster"]
-    assert list(faster) == ["seq32", "real_b1", "real_b32"]
-    assert all(
-        0 < x["low"] <= x["x"] <= x["high"] and set(x["ms"]) == {"optimum-int8", "student-int8"}
-        for x in faster.values()
-    )
+    assert versus["best"] in ("optimum-int8", "optimum-o2-int8")
+    for peer in ("optimum-int8", "optimum-o2-int8"):
+        faster = versus["peers"][peer]["x_faster"]
+        assert list(faster) == ["seq32", "real_b1", "real_b32"]
+        assert all(
+            0 < x["low"] <= x["x"] <= x["high"] and set(x["ms"]) == {peer, "student-int8"} for x in faster.values()
+        )
     gates = [line.split(":")[0] for line in result.output.splitlines() if line.startswith("FAIL")]
     assert gates == ["FAIL  latency-vs-optimum-int8-seq32", "FAIL  latency-vs-optimum-int8-real_b1"], gates
     report = (run / "report" / "report.md").read_text()

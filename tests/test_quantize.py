@@ -11,8 +11,10 @@ import pytest
 from edgebert.data import Dataset, Split
 from edgebert.errors import RecipeError, StageError
 from edgebert.graph.mobile import usability
+from edgebert.quantization import groups
 from edgebert.quantization.auto import Trial, choose
 from edgebert.quantization.calibration import calibration_feeds
+from edgebert.quantization.candidates import candidates
 from edgebert.quantization.schemes import build, to_fp16
 from edgebert.recipe import BenchmarkConfig, CalibrationConfig, QuantizeConfig, QuantScheme, parse_recipe
 from edgebert.runtime import TextClassifier
@@ -112,6 +114,20 @@ def test_keep_fp32_leaves_a_layer_unquantized(exported, calibration, tmp_path):
     assert info["fp32_nodes"] == 6  # q, k, v, attention output, intermediate, output: the weighted MatMuls
 
 
+def test_fused_graph_groups_follow_the_layers(exported, tmp_path):
+    """The fusion names attention nodes Attention_N: they belong to their layer, so keep_fp32 keeps them."""
+    fused = exported / "model.fused.onnx"
+    found = groups.node_groups(fused)
+    assert list(found) == ["embeddings", "layer.0", "layer.1", "head"]
+    assert found["embeddings"] == ["EmbedLayerNormalization_0"]
+    assert any(n.startswith("Attention") for n in found["layer.1"]) and len(found["layer.1"]) == 4
+    info = build(QuantScheme(mode="dynamic", keep_fp32=["layer.1"]), fused, tmp_path / "m.onnx")
+    ops = {n.name: n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
+    assert info["fp32_nodes"] == 4
+    assert sum(op == "QAttention" for op in ops.values()) == 1  # layer.0's; layer.1's stays Attention
+    assert sum(op == "Attention" for op in ops.values()) == 1
+
+
 def test_unknown_group_lists_the_groups(exported, tmp_path):
     with pytest.raises(RecipeError, match=r"'layer.7' is neither a node group \(embeddings, layer.0, layer.1, head\)"):
         build(QuantScheme(keep_fp32=["layer.7"]), exported / "model.onnx", tmp_path / "m.onnx")
@@ -143,6 +159,14 @@ def test_auto_needs_an_accuracy_bound_and_names_misspelt_candidate_keys():
     bad = {"mode": "auto", "auto": {"max_drop": 0.01, "candidates": [{"mode": "static", "per_chanel": True}]}}
     with pytest.raises(RecipeError, match=r"did you mean 'quantize.auto.candidates.0.per_channel'"):
         parse_recipe({**base, "quantize": bad})
+
+
+def test_auto_from_the_fused_export_leaves_static_out():
+    """ORT's static quantizer cannot read the fused contrib operators; the dynamic candidates remain."""
+    plain = candidates(QuantizeConfig(mode="auto", target="x86"))
+    fused = candidates(QuantizeConfig(mode="auto", target="x86", source="fused"))
+    assert any(s.mode == "static" for s in plain)
+    assert fused == [s for s in plain if s.mode != "static"] and any(s.mode == "dynamic" for s in fused)
 
 
 def _trial(name: str, accuracy: float, p50: float) -> Trial:

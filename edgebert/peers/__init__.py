@@ -3,6 +3,7 @@ than what I would do otherwise" is measured on the user's machine rather than qu
 
     optimum-int8   Optimum's ONNX export of the teacher, then ORTQuantizer dynamic INT8 with the preset for this
                    CPU (text and token classification)
+    optimum-o2-int8  the same with ORTOptimizer's O2 fusions before the quantizer (Optimum's optimization guide)
     st-int8        sentence-transformers' ONNX backend and export_dynamic_quantized_onnx_model, the preset for
                    this CPU; its pooling runs in Python after the model, as its users run it (sentence embeddings)
 
@@ -24,10 +25,12 @@ from types import ModuleType
 
 from edgebert.timing import machine
 
-# each peer's module, and the tasks it is the peer of
+_LABELLED = ("text-classification", "token-classification")
+# each peer's module, the tasks it is the peer of, and what its module's build is told
 PEERS = {
-    "optimum-int8": ("edgebert.peers.optimum_int8", ("text-classification", "token-classification")),
-    "st-int8": ("edgebert.peers.st_int8", ("sentence-embedding",)),
+    "optimum-int8": ("edgebert.peers.optimum_int8", _LABELLED, {}),
+    "optimum-o2-int8": ("edgebert.peers.optimum_int8", _LABELLED, {"optimize": "O2"}),
+    "st-int8": ("edgebert.peers.st_int8", ("sentence-embedding",), {}),
 }
 
 
@@ -50,7 +53,7 @@ class Peer:
 
 def default_for(task: str) -> str:
     """The peer edgebert builds for `task` (named in the error for a mismatched one)."""
-    return next(name for name, (_, tasks) in PEERS.items() if task in tasks)
+    return next(name for name, (_, tasks, _) in PEERS.items() if task in tasks)
 
 
 def unsupported(name: str, task: str) -> str | None:
@@ -81,7 +84,8 @@ def _module(name: str) -> ModuleType:
 def build(name: str, task: ModuleType, teacher_dir: Path, out: Path, options, for_preset: str | None = None) -> Peer:
     """Build peer `name` of the teacher in `teacher_dir` under `out` (`options`: trust_remote_code, revision), with
     this CPU's preset unless `for_preset` names another (a peer built here to be timed on another machine)."""
-    return _module(name).build(task, Path(teacher_dir), Path(out), for_preset or preset(), options)
+    extra = PEERS[name][2]
+    return _module(name).build(name, task, Path(teacher_dir), Path(out), for_preset or preset(), options, **extra)
 
 
 def predictor(peer: Peer, task: ModuleType, data, max_length: int):

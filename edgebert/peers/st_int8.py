@@ -14,7 +14,7 @@ from types import ModuleType
 import numpy as np
 
 
-def build(task: ModuleType, teacher_dir: Path, out: Path, preset: str, options):
+def build(name: str, task: ModuleType, teacher_dir: Path, out: Path, preset: str, options):
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
 
     from edgebert.peers import Peer
@@ -30,7 +30,7 @@ def build(task: ModuleType, teacher_dir: Path, out: Path, preset: str, options):
     shutil.rmtree(source)
     target = next((folder / "onnx").glob(f"model_*int8_{preset}.onnx"))  # qint8 or quint8, by preset
     how = f"sentence-transformers ONNX backend, export_dynamic_quantized_onnx_model, {preset} preset"
-    return Peer("st-int8", target, folder / "tokenizer.json", preset, how)
+    return Peer(name, target, folder / "tokenizer.json", preset, how)
 
 
 class Encoder:

@@ -3,7 +3,9 @@
 x86 CPUs with VNNI and ARM CPUs both take dynamic and static INT8; ORT's guidance is uint8 activations with
 int8 weights on x86 (int8 activations measured 2.5x slower here) and symmetric int8 on ARM. Mobile accelerators
 (NNAPI, CoreML) take only static QDQ, per-tensor. GPUs want FP16. The FP32 model is always a candidate, so
-`auto` never ships something worse than not quantizing.
+`auto` never ships something worse than not quantizing. From the offline-fused export (`quantize.source: fused`)
+the static candidates are left out: ORT's static quantizer cannot read the fused contrib operators (Attention,
+SkipLayerNormalization) and fails on every one; its dynamic quantizer turns Attention into QAttention.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def this_machine() -> str:
 def candidates(cfg: QuantizeConfig) -> list[QuantScheme]:
     if cfg.auto.candidates:
         return list(cfg.auto.candidates)
-    return list(DEFAULTS[cfg.target or this_machine()])
+    found = DEFAULTS[cfg.target or this_machine()]
+    return [s for s in found if s.mode != "static"] if cfg.source == "fused" else list(found)
 
 
 def name(scheme: QuantScheme, default_calibrator: str = "percentile") -> str:

@@ -1,6 +1,8 @@
 """Node groups of an exported BERT graph, named after the module that made them: `embeddings`, `layer.N`
 (one encoder layer) and `head` (pooler and classifier). `keep_fp32` and the sensitivity analysis speak in
-these groups; a name that is not a group is taken as a node name.
+these groups; a name that is not a group is taken as a node name. Both exports are read: in the offline-fused
+graph a layer's Attention node is named `Attention_N` by the fusion, so its group comes from its output's name,
+which keeps the layer's path, and the EmbedLayerNormalization node is the embeddings.
 
     >>> group_of("/bert/encoder/layer.2/attention/self/query/MatMul")
     'layer.2'
@@ -16,28 +18,39 @@ from edgebert.errors import RecipeError
 _LAYER = re.compile(r"layer\.(\d+)/")
 
 
-def group_of(node_name: str) -> str:
-    if "embeddings" in node_name:
-        return "embeddings"
-    match = _LAYER.search(node_name)
-    return f"layer.{match.group(1)}" if match else "head"
+def group_of(node_name: str, outputs: tuple[str, ...] = ()) -> str:
+    """The group of a node, from its name, else from its outputs' names (fused nodes)."""
+    for name in (node_name, *outputs):
+        if "embeddings" in name or name.startswith("EmbedLayerNormalization"):
+            return "embeddings"
+        match = _LAYER.search(name)
+        if match:
+            return f"layer.{match.group(1)}"
+    return "head"
+
+
+# fused operators that hold weights to quantize, and which input is the weight
+_FUSED_WEIGHT = {"Attention": 1, "EmbedLayerNormalization": 2}
 
 
 def node_groups(model: Path) -> dict[str, list[str]]:
-    """Names of the nodes with weights to quantize (MatMul/Gemm by a weight, Gather from an embedding table) in each
-    group, groups in graph order. Shape arithmetic (Gather of a Shape) and activation x activation MatMuls
-    (attention scores) are not counted: keeping them in FP32 would change nothing."""
+    """Names of the nodes with weights to quantize (MatMul/Gemm by a weight, Gather from an embedding table, and in a
+    fused graph Attention and EmbedLayerNormalization) in each group, groups in graph order. Shape arithmetic (Gather
+    of a Shape) and activation x activation MatMuls (attention scores) are not counted: keeping them in FP32 would
+    change nothing."""
     import onnx
 
     graph = onnx.load(str(model), load_external_data=False).graph
     weights = {t.name for t in graph.initializer}
     groups: dict[str, list[str]] = {}
     for node in graph.node:
-        weighted = (node.op_type in ("MatMul", "Gemm") and node.input[1] in weights) or (
-            node.op_type == "Gather" and node.input[0] in weights
+        weighted = (
+            (node.op_type in ("MatMul", "Gemm") and node.input[1] in weights)
+            or (node.op_type == "Gather" and node.input[0] in weights)
+            or (node.op_type in _FUSED_WEIGHT and node.input[_FUSED_WEIGHT[node.op_type]] in weights)
         )
         if weighted:
-            groups.setdefault(group_of(node.name), []).append(node.name)
+            groups.setdefault(group_of(node.name, tuple(node.output)), []).append(node.name)
     return groups
 
 

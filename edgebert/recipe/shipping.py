@@ -93,7 +93,8 @@ class BenchmarkConfig(_Config):
     # tests set 0: their tiny models leave nothing worth waiting for
     settle_s: float = Field(0.3, ge=0, le=5)
     # what a user would ship otherwise, built from the same teacher, scored and timed beside the shipped model
-    # (edgebert.peers): optimum-int8 for classifiers and taggers, st-int8 for sentence embeddings
+    # (edgebert.peers): optimum-int8 (and optimum-o2-int8, fused first) for classifiers and taggers, st-int8 for
+    # sentence embeddings
     peers: list[str] = []
     peer_rounds: int = Field(10, ge=2)  # paired rounds per workload (seq, real sentences at batch 1 and 32)
     peer_sentences: int = Field(500, ge=1)  # real test sentences per round

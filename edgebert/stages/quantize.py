@@ -1,8 +1,9 @@
 """Quantize stage: ONNX FP32 -> the model that ships, by a fixed scheme (dynamic or static INT8, FP16, none)
 or by `auto`, which builds the target's candidates and keeps the fastest within the accuracy bound.
 
-`quantize.source` picks which export to quantize: the plain graph (ORT fuses it at load) or the offline-fused
-one; measured on SST-2 here, quantizing the plain export was faster and more accurate (docs/architecture.md).
+`quantize.source` picks which export to quantize: the plain graph (ORT fuses part of it at load) or the
+offline-fused one, whose attention becomes QAttention (faster for small students on short sentences; measured in
+docs/architecture.md).
 Every shipped model, and every static QDQ candidate, gets ONNX Runtime's mobile usability analysis.
 The stage does not evaluate the shipped model on the test split (evaluate does) or time it for the report
 (benchmark does); `auto` scores candidates on the eval split and times them against each other only to choose.
