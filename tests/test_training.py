@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -77,7 +78,12 @@ def _small_bert(folder: Path) -> Path:
 def _compress(recipe: Path, runs: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "edgebert", "compress", str(recipe), "--runs-dir", str(runs), *extra]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal delivers it: a shell's background job (`make test &`) starts with SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler, so the child gets the default disposition back
+    restore = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore
+    )
 
 
 def _weights(folder: Path) -> dict:
