@@ -339,11 +339,7 @@ def _quantization_section(quant: dict) -> list[str]:
             "sentence at a time; candidates rank by the geometric mean of the ratios measured). Bound: the "
             f"teacher's {auto['teacher_accuracy'] * 100:.2f} minus the allowed drop = {auto['bound'] * 100:.2f}"
             + (f", and a file of at most {auto['max_mb']:.1f} MB (the size gate). " if auto.get("max_mb") else ". ")
-            + (
-                f"Kept **{auto['winner']}**, the fastest within the bound."
-                if auto["within_bound"]
-                else f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."
-            ),
+            + _auto_verdict(auto),
             "",
             f"| candidate | eval {auto.get('metric', 'accuracy')} | p50 ms | x anchor (95%) | x anchor, real (95%) "
             "| MB | FP32 nodes | within bound | NNAPI (fixed shapes) |",
@@ -423,3 +419,16 @@ def write_report(out: Path, report: dict) -> None:
     (out / "report.md").write_text(render_markdown(report))
     metric = report.get("metrics", DEFAULT_METRICS)[0][0]
     plot_accuracy_latency(report["models"], out / "accuracy_vs_latency.png", report["threads"], metric)
+
+
+def _auto_verdict(auto: dict) -> str:
+    """Which rule of quantization.auto.choose kept the winner, in one sentence."""
+    if auto["within_bound"]:
+        return f"Kept **{auto['winner']}**, the fastest within the bound."
+    winner = next(c for c in auto["candidates"] if c["name"] == auto["winner"])
+    if winner["accuracy"] is not None and winner["accuracy"] >= auto["bound"]:
+        return (
+            f"**No candidate is within both the accuracy bound and the size limit**; kept the fastest within the "
+            f"accuracy bound, {auto['winner']}, and the size gate reports its file."
+        )
+    return f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."

@@ -187,7 +187,19 @@ def test_auto_picks_a_slower_candidate_when_the_fastest_breaks_the_bound():
     trials[2].mb, trials[0].mb, trials[1].mb = 17.4, 69.0, 17.5
     assert choose(trials, bound=0.91, max_mb=22.6)[0].name == "dynamic"
     assert choose(trials, bound=0.80, max_mb=17.45)[0].name == "dynamic"
-    assert choose(trials, bound=0.80, max_mb=10.0) == (trials[0], False)  # none fits: the most accurate, flagged
+    # none fits the size: the fastest within the accuracy bound, flagged (not FP32, the furthest from the limit)
+    assert choose(trials, bound=0.80, max_mb=10.0) == (trials[1], False)
+    assert choose(trials, bound=0.95, max_mb=10.0) == (trials[0], False)  # nothing accurate enough: the most accurate
+
+
+def test_the_report_says_which_rule_kept_the_winner():
+    from edgebert.report import _auto_verdict
+
+    rows = [{"name": "fp32", "accuracy": 0.941}, {"name": "dynamic", "accuracy": 0.940}]
+    auto = {"within_bound": False, "bound": 0.935, "candidates": rows, "winner": "dynamic"}
+    assert "kept the fastest within the accuracy bound, dynamic, and the size gate" in _auto_verdict(auto)
+    assert "kept the most accurate, fp32" in _auto_verdict(auto | {"bound": 0.95, "winner": "fp32"})
+    assert "the fastest within the bound" in _auto_verdict(auto | {"within_bound": True})
 
 
 def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_bert, exported, tmp_path):

@@ -2,8 +2,9 @@
 failing INT8 candidates by keeping their most sensitive node groups in FP32, time each against one anchor
 candidate in paired rounds (on the fixed input, real sentences or both: quantize.auto.workload), and keep the
 fastest one within the accuracy bound (the teacher's eval accuracy minus
-the allowed drop) and within the size gate's file limit, when the recipe has one. When none is within them, the
-most accurate is kept and the caller reports the gate. "Accuracy" here is the task's primary metric, scored by the
+the allowed drop) and within the size gate's file limit, when the recipe has one. When none is within both, the
+fastest within the accuracy bound is kept (the size gate reports the file), and when none reaches the accuracy
+bound, the most accurate; the caller reports the gates. "Accuracy" here is the task's primary metric, scored by the
 callbacks in AutoContext.
 """
 
@@ -49,15 +50,21 @@ class Trial:
 
 
 def choose(trials: list[Trial], bound: float, max_mb: float | None = None) -> tuple[Trial, bool]:
-    """The fastest trial within `bound` (and `max_mb`); if none is, the most accurate one (and False)."""
+    """The fastest trial within `bound` (and `max_mb`); if none is, the fastest within `bound` whatever its size
+    (the size gate then reports the miss: an FP32 file, the most accurate, is the furthest from a size limit),
+    else the most accurate one; False with either fallback."""
     usable = [t for t in trials if t.error is None and t.accuracy is not None and (t.p50_ms or t.rank) is not None]
     if not usable:
         raise StageError(
             "no quantization candidate could be built: " + "; ".join(f"{t.name}: {t.error}" for t in trials)
         )
     within = [t for t in usable if t.within(bound, max_mb)]
+    fastest = lambda ts: min(ts, key=lambda t: (t.rank if t.rank is not None else t.p50_ms, -t.accuracy))  # noqa: E731
     if within:
-        return min(within, key=lambda t: (t.rank if t.rank is not None else t.p50_ms, -t.accuracy)), True
+        return fastest(within), True
+    accurate = [t for t in usable if t.within(bound)]
+    if accurate:
+        return fastest(accurate), False
     return max(usable, key=lambda t: (t.accuracy, -t.p50_ms)), False
 
 
