@@ -36,7 +36,7 @@ def time_pair(args) -> None:
     from edgebert.runtime.tokenizer import TextEncoder
     from edgebert.timing.bench import fixed_input, onnx_runner
     from edgebert.timing.machine import describe
-    from edgebert.timing.versus import Inputs, Workload, versus
+    from edgebert.timing.versus import Inputs, Workload, faster, versus
 
     rows = [line.split("\t") for line in args.test.read_text().splitlines()[1:] if line.strip()]
     texts = [r[0] for r in rows]
@@ -64,15 +64,6 @@ def time_pair(args) -> None:
     sentences = texts[: args.sentences]
     workload = Workload(args.seq, calls=20, rounds=args.rounds, settle_s=0.3)
     timed = versus("dist", ours, "peer", theirs, sentences, workload)
-    faster = {
-        w: {
-            "x": round(1 / r["ratio"], 2),
-            "low": round(1 / r["high"], 2),
-            "high": round(1 / r["low"], 2),
-            "ms": r["ms"],
-        }
-        for w, r in timed.items()
-    }
     sizes = {"dist": (args.dist / "model.onnx").stat().st_size, "peer": peer_file.stat().st_size}
     print(
         json.dumps(
@@ -82,7 +73,7 @@ def time_pair(args) -> None:
                 "threads": args.threads,
                 "file_mb": {k: round(v / 1e6, 2) for k, v in sizes.items()},
                 **({"accuracy": accuracy | {"n": len(texts)}} if accuracy else {}),
-                "x_faster": faster,
+                "x_faster": {w: faster(r) for w, r in timed.items()},
                 "rounds": args.rounds,
                 "sentences": len(sentences),
             },

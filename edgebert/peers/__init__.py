@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 from edgebert.timing import machine
+from edgebert.timing.versus import faster
 
 _LABELLED = ("text-classification", "token-classification")
 # each peer's module, the tasks it is the peer of, and what its module's build is told
@@ -118,11 +119,7 @@ def compare(evaluation: dict, benchmark: dict, threads: int) -> dict:
             "file_mb": benchmark.get("file_mb", {}).get(name),
             metric: {"test": evaluation["models"][name][metric], "eval": on_eval.get(name, {}).get(metric)},
             "shipped_minus_peer_points": {"test": diff(evaluation["models"], name), "eval": diff(on_eval, name)},
-            "x_faster": {
-                w: {"x": round(1 / r["ratio"], 2), "low": round(1 / r["high"], 2), "high": round(1 / r["low"], 2)}
-                | {"ms": r["ms"]}
-                for w, r in workloads.items()
-            },
+            "x_faster": {w: faster(r) for w, r in workloads.items()},
         }
     fixed = lambda n: next(iter(out[n]["x_faster"].values()))["x"]  # noqa: E731
     return {"threads": threads, "best": min(out, key=fixed), "peers": out}

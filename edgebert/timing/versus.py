@@ -55,6 +55,12 @@ def versus(a: str, inputs_a: Inputs, b: str, inputs_b: Inputs, texts: list[str],
     return out
 
 
+def faster(r: dict) -> dict:
+    """A versus() workload as "x faster" for `a` (b's time over a's): {"x", "low", "high", "ms"}."""
+    x = {"x": round(1 / r["ratio"], 2), "low": round(1 / r["high"], 2), "high": round(1 / r["low"], 2)}
+    return x | {"ms": r["ms"]}
+
+
 def call(run: Runner, feeds: dict, _shared: dict) -> object:
     """One call on the model's own feeds (a paired_rounds runner: its shared feeds are unused)."""
     return run(feeds)
