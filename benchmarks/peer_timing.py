@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+PEER_RECORD = "peer.json"
+
 
 def build(args) -> None:
     from edgebert.peers import build as build_peer
@@ -28,7 +30,9 @@ def build(args) -> None:
 
     options = TeacherConfig(model=str(args.teacher))
     peer = build_peer(args.peer, get(args.task), args.teacher, args.out, options, for_preset=args.preset)
-    print(json.dumps({"model": str(peer.model), "tokenizer": str(peer.tokenizer), "how": peer.how}))
+    record = peer.as_dict(args.out)
+    (args.out / PEER_RECORD).write_text(json.dumps(record, indent=2))  # what `time` reads
+    print(json.dumps(record))
 
 
 def time_pair(args) -> None:
@@ -83,12 +87,14 @@ def time_pair(args) -> None:
 
 
 def _peer_files(folder: Path) -> tuple[Path, Path]:
-    """The peer's INT8 file and tokenizer in the folder `build` wrote (Optimum's or sentence-transformers' layout)."""
-    for name in ("model_quantized.onnx", "model_optimized_quantized.onnx"):  # optimum-int8, optimum-o2-int8
-        if (folder / name).is_file():
-            return folder / name, folder / "fp32" / "tokenizer.json"
-    st = next((folder / "model" / "onnx").glob("model_*int8_*.onnx"))
-    return st, folder / "model" / "tokenizer.json"
+    """The peer's INT8 file and tokenizer, from the record `build` wrote in its folder."""
+    from edgebert.peers import Peer
+
+    record = folder / PEER_RECORD
+    if not record.is_file():
+        raise SystemExit(f"{folder} has no {PEER_RECORD}: build the peer with `peer_timing.py build … {folder}` first")
+    peer = Peer.from_dict(json.loads(record.read_text()), folder)
+    return peer.model, peer.tokenizer
 
 
 def main() -> None:

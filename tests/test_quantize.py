@@ -175,12 +175,9 @@ def _trial(name: str, accuracy: float, p50: float) -> Trial:
 
 def test_auto_picks_a_slower_candidate_when_the_fastest_breaks_the_bound():
     trials = [_trial("fp32", 0.93, 8.0), _trial("static", 0.85, 4.0), _trial("dynamic", 0.92, 5.0)]
-    winner, within = choose(trials, bound=0.91)
-    assert (winner.name, within) == ("dynamic", True)
-    winner, within = choose(trials, bound=0.80)
-    assert winner.name == "static"
-    winner, within = choose(trials, bound=0.95)  # none within: the most accurate, flagged
-    assert (winner.name, within) == ("fp32", False)
+    assert choose(trials, bound=0.91) == (trials[2], "fastest within the bounds")
+    assert choose(trials, bound=0.80)[0].name == "static"
+    assert choose(trials, bound=0.95) == (trials[0], "most accurate")  # none within: the most accurate
     broken = Trial("fp16", QuantScheme(), Path("x"), error="no GPU")
     assert choose([broken, *trials], 0.91)[0].name == "dynamic"
     # the size gate's limit: a candidate over it is not kept, however fast and accurate
@@ -188,18 +185,22 @@ def test_auto_picks_a_slower_candidate_when_the_fastest_breaks_the_bound():
     assert choose(trials, bound=0.91, max_mb=22.6)[0].name == "dynamic"
     assert choose(trials, bound=0.80, max_mb=17.45)[0].name == "dynamic"
     # none fits the size: the fastest within the accuracy bound, flagged (not FP32, the furthest from the limit)
-    assert choose(trials, bound=0.80, max_mb=10.0) == (trials[1], False)
-    assert choose(trials, bound=0.95, max_mb=10.0) == (trials[0], False)  # nothing accurate enough: the most accurate
+    assert choose(trials, bound=0.80, max_mb=10.0) == (trials[1], "fastest within the accuracy bound")
+    assert choose(trials, bound=0.95, max_mb=10.0) == (trials[0], "most accurate")  # nothing accurate enough
 
 
 def test_the_report_says_which_rule_kept_the_winner():
     from edgebert.report import _auto_verdict
 
-    rows = [{"name": "fp32", "accuracy": 0.941}, {"name": "dynamic", "accuracy": 0.940}]
-    auto = {"within_bound": False, "bound": 0.935, "candidates": rows, "winner": "dynamic"}
+    auto = {"within_bound": False, "rule": "fastest within the accuracy bound", "winner": "dynamic"}
     assert "kept the fastest within the accuracy bound, dynamic, and the size gate" in _auto_verdict(auto)
-    assert "kept the most accurate, fp32" in _auto_verdict(auto | {"bound": 0.95, "winner": "fp32"})
-    assert "the fastest within the bound" in _auto_verdict(auto | {"within_bound": True})
+    assert "kept the most accurate, fp32" in _auto_verdict(auto | {"rule": "most accurate", "winner": "fp32"})
+    assert "the fastest within the bound" in _auto_verdict(auto | {"rule": "fastest within the bounds"})
+    # a run made before the summary recorded its rule
+    rows = [{"name": "fp32", "accuracy": 0.941}, {"name": "dynamic", "accuracy": 0.940}]
+    older = {"within_bound": False, "bound": 0.935, "candidates": rows, "winner": "dynamic"}
+    assert "kept the fastest within the accuracy bound, dynamic" in _auto_verdict(older)
+    assert "kept the most accurate, fp32" in _auto_verdict(older | {"bound": 0.95, "winner": "fp32"})
 
 
 def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_bert, exported, tmp_path):

@@ -49,23 +49,27 @@ class Trial:
         return self.accuracy is not None and self.accuracy >= bound and small
 
 
-def choose(trials: list[Trial], bound: float, max_mb: float | None = None) -> tuple[Trial, bool]:
-    """The fastest trial within `bound` (and `max_mb`); if none is, the fastest within `bound` whatever its size
-    (the size gate then reports the miss: an FP32 file, the most accurate, is the furthest from a size limit),
-    else the most accurate one; False with either fallback."""
+# Why `choose` kept its winner, for the report: every bound met; the size limit missed (the size gate then reports
+# the file: an FP32 file, the most accurate, is the furthest from a size limit); or the accuracy bound missed.
+RULES = ("fastest within the bounds", "fastest within the accuracy bound", "most accurate")
+
+
+def choose(trials: list[Trial], bound: float, max_mb: float | None = None) -> tuple[Trial, str]:
+    """The fastest trial within `bound` (and `max_mb`); if none is, the fastest within `bound` whatever its size;
+    else the most accurate one. Returns the trial and which of RULES kept it."""
     usable = [t for t in trials if t.error is None and t.accuracy is not None and (t.p50_ms or t.rank) is not None]
     if not usable:
         raise StageError(
             "no quantization candidate could be built: " + "; ".join(f"{t.name}: {t.error}" for t in trials)
         )
-    within = [t for t in usable if t.within(bound, max_mb)]
     fastest = lambda ts: min(ts, key=lambda t: (t.rank if t.rank is not None else t.p50_ms, -t.accuracy))  # noqa: E731
+    within = [t for t in usable if t.within(bound, max_mb)]
     if within:
-        return fastest(within), True
+        return fastest(within), RULES[0]
     accurate = [t for t in usable if t.within(bound)]
     if accurate:
-        return fastest(accurate), False
-    return max(usable, key=lambda t: (t.accuracy, -t.p50_ms)), False
+        return fastest(accurate), RULES[1]
+    return max(usable, key=lambda t: (t.accuracy, -t.p50_ms)), RULES[2]
 
 
 @dataclass
@@ -105,12 +109,13 @@ def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) ->
         trial = next(t for t in trials if t.name == n)
         trial.p50_ms, trial.rank = timed["p50_ms"], timed.get("rank")
         trial.timing = {k: v for k, v in timed.items() if k not in ("p50_ms", "rank")}
-    winner, within = choose(trials, ctx.bound, ctx.max_mb)
+    winner, rule = choose(trials, ctx.bound, ctx.max_mb)
     return {
         "bound": round(ctx.bound, 6),
         "max_mb": round(ctx.max_mb, 2) if ctx.max_mb is not None else None,
         "winner": winner.name,
-        "within_bound": within,
+        "within_bound": rule == RULES[0],
+        "rule": rule,
         "candidates": [t.row(ctx.bound, ctx.max_mb) for t in trials],
         "sensitivity": sensitivity,
         "_winner": winner,
