@@ -12,7 +12,7 @@ from edgebert.data import Dataset, Split
 from edgebert.errors import RecipeError, StageError
 from edgebert.graph.mobile import usability
 from edgebert.quantization import groups
-from edgebert.quantization.auto import Trial, choose
+from edgebert.quantization.auto import RULES, Trial, choose
 from edgebert.quantization.calibration import calibration_feeds
 from edgebert.quantization.candidates import candidates
 from edgebert.quantization.schemes import build, to_fp16
@@ -196,6 +196,7 @@ def test_the_report_says_which_rule_kept_the_winner():
     assert "kept the fastest within the accuracy bound, dynamic, and the size gate" in _auto_verdict(auto)
     assert "kept the most accurate, fp32" in _auto_verdict(auto | {"rule": "most accurate", "winner": "fp32"})
     assert "the fastest within the bound" in _auto_verdict(auto | {"rule": "fastest within the bounds"})
+    assert len({_auto_verdict(auto | {"rule": rule}) for rule in RULES}) == len(RULES)  # a sentence for each rule
     # a run made before the summary recorded its rule
     rows = [{"name": "fp32", "accuracy": 0.941}, {"name": "dynamic", "accuracy": 0.940}]
     older = {"within_bound": False, "bound": 0.935, "candidates": rows, "winner": "dynamic"}
