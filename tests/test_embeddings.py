@@ -1,10 +1,12 @@
-"""Sentence embeddings (issue 15), the pieces so far: pooling read from and written to sentence-transformers
-folders and applied in torch. The task, its export and runtime come next."""
+"""Sentence embeddings (issue 15): pooling read from and written to sentence-transformers folders and applied in
+torch; the whole pipeline on a tiny BERT (pooling inside every shipped form, 4-bit word embeddings, the st-int8
+peer, `edgebert embed`); the packaged MiniLM's vectors against sentence-transformers'; bad input."""
 
 from __future__ import annotations
 
 import json
 
+import onnx
 import pytest
 import torch
 
@@ -98,7 +100,8 @@ def embedding_run(tiny_bert, tmp_path_factory):
         # the student keeps only the corpus's word pieces; pooling still in the graph, in every form: the mobile
         # model (fixed shape, static QDQ, .ort) and the single-file model (raw string in, vector out)
         export={"trim_vocab": True, "mobile": True, "single_file": True},
-        quantize={"mode": "dynamic", "calibration": {"samples": 32}},  # the mobile model's static ranges
+        # 4-bit word embeddings (the export then leaves them unfused); calibration: the mobile model's static ranges
+        quantize={"mode": "dynamic", "embeddings": "int4", "calibration": {"samples": 32}},
         # sentence-transformers' own INT8 ONNX model of the same teacher, scored and timed beside the shipped one
         benchmark={
             **{"threads": [1], "seq": 32, "iterations": 10, "warmup": 2, "max_sentences": 10, "settle_s": 0},
@@ -126,6 +129,11 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
     distill = json.loads((run / "distill" / "stage.json").read_text())["summary"]
     corpus = len(SUBJECTS) * len(ACTIONS)
     assert corpus < distill["train_sentences"] <= corpus + 60  # dev.tsv's distinct second sentences joined the corpus
+    export = json.loads((run / "export" / "stage.json").read_text())["summary"]["student"]
+    assert export["vocab"]["corpus_sentences"] > corpus  # trimmed to the corpus and distill.unlabelled
+    assert "EmbedLayerNormalization" not in export["fused"]["fusions_offline"]  # int4 needs the plain Gather
+    kinds = {n.op_type for n in onnx.load(str(run / "dist" / "model.onnx")).graph.node}
+    assert "GatherBlockQuantized" in kinds and "MatMulInteger" in kinds
     pruned = json.loads((run / "prune" / "stage.json").read_text())["summary"]
     assert sum(x["kept_heads"] for x in pruned["layers"]) == 2  # of the student's 4
     scores = json.loads((run / "prune" / "importance.json").read_text())

@@ -74,6 +74,43 @@ def test_each_scheme_round_trips(tiny_bert, exported, calibration, tmp_path, sch
         assert target.stat().st_size > 0.5 * (exported / "model.onnx").stat().st_size and gathers
 
 
+def test_int4_embeddings_halve_the_table_and_keep_the_outputs(tiny_bert, exported, tmp_path):
+    int8, int4 = tmp_path / "int8.onnx", tmp_path / "int4.onnx"
+    build(QuantScheme(mode="dynamic"), exported / "model.onnx", int8)
+    info = build(QuantScheme(mode="dynamic", embeddings="int4"), exported / "model.onnx", int4)
+    assert info["embeddings"] == "int4 (blocks of 32)"
+    model = onnx.load(str(int4))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("GatherBlockQuantized") == 1 and "MatMulInteger" in ops  # the rest is INT8 as before
+    opset = {o.domain: o.version for o in model.opset_import}
+    assert opset[""] == {o.domain: o.version for o in onnx.load(str(exported / "model.onnx")).opset_import}[""]
+
+    def table_bytes(path):
+        return sum(t.ByteSize() for t in onnx.load(str(path)).graph.initializer if "word_embeddings" in t.name)
+
+    assert table_bytes(int4) < 0.75 * table_bytes(int8)  # 4-bit values and a scale per 32
+    fp32 = _logits(exported / "model.onnx", tiny_bert)
+    assert np.abs(_logits(int4, tiny_bert) - fp32).max() < 0.1
+    assert not list(tmp_path.glob(".*int4-embeddings*"))  # the intermediate file is gone
+    q = QuantizeConfig(mode="auto", auto={"candidates": [{"mode": "dynamic"}, {"embeddings": "int4"}]})
+    assert q.int4_embeddings and not QuantizeConfig(mode="dynamic").int4_embeddings
+
+
+def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, tmp_path):
+    from edgebert.stages.export import fuse
+
+    with pytest.raises(StageError, match=r"EmbedLayerNormalization holds the table\): re-run the export stage"):
+        build(QuantScheme(embeddings="int4"), exported / "model.fused.onnx", tmp_path / "m.onnx")
+    unfused = tmp_path / "unfused.onnx"
+    ops = fuse(exported / "model.onnx", unfused, 4, 32, embeddings=False)
+    assert "EmbedLayerNormalization" not in ops and ops["Attention"] == 2
+    build(QuantScheme(embeddings="int4"), unfused, tmp_path / "m.onnx")
+    kinds = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
+    assert {"GatherBlockQuantized", "QAttention"} <= kinds
+    fp32 = _logits(exported / "model.onnx", tiny_bert)
+    assert np.abs(_logits(tmp_path / "m.onnx", tiny_bert) - fp32).max() < 0.1
+
+
 def test_fp16_conversion_round_trips(tiny_bert, exported, tmp_path):
     target = tmp_path / "fp16.onnx"
     to_fp16(exported / "model.fused.onnx", target)

@@ -52,13 +52,28 @@ def export(ctx: Context, out: Path) -> dict:
         if ctx.trimmed and name == ctx.student:
             from edgebert.graph.vocab import trim_model
 
-            vocab = trim_model(ctx.task, folder, out / TRIMMED, ctx.data.train.texts, ctx.model_options)
+            vocab = trim_model(ctx.task, folder, out / TRIMMED, _corpus(ctx), ctx.model_options)
             folder = out / TRIMMED
-        job = ExportJob(folder, ctx.data.eval.texts[:16], ctx.max_length, mobile_seq if name == ctx.student else None)
+        job = ExportJob(
+            folder,
+            ctx.data.eval.texts[:16],
+            ctx.max_length,
+            mobile_seq if name == ctx.student else None,
+            fuse_embeddings=not r.quantize.int4_embeddings,
+        )
         summary[name] = run_export(ctx.task, job, r.export, out / name, ctx.model_options)
         if vocab:
             summary[name]["vocab"] = vocab
     return summary
+
+
+def _corpus(ctx: Context) -> list[str]:
+    """Every text the student learnt from: the train split and distill.unlabelled."""
+    from edgebert.data.texts import read_texts
+
+    d = ctx.recipe.distill
+    extra = read_texts(d.unlabelled, ctx.recipe.path, "distill.unlabelled") if d and d.unlabelled else []
+    return ctx.data.train.texts + extra
 
 
 def _quantize_inputs(ctx: Context):

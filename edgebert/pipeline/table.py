@@ -81,6 +81,13 @@ def _quantize_sections(r: Recipe) -> tuple[str, ...]:
     return ("quantize", "gates", "benchmark") if r.quantize.mode == "auto" else ("quantize",)
 
 
+def _export_extra(ctx: Context) -> list[str]:
+    # the texts the vocabulary is trimmed to (train and distill.unlabelled); 4-bit embeddings (a quantize setting)
+    # keep the embeddings unfused
+    trimmed = _with_unlabelled(lambda r: r.distill)(ctx) if ctx.recipe.export.trim_vocab else []
+    return trimmed + (["unfused embeddings"] if ctx.recipe.quantize.int4_embeddings else [])
+
+
 def _package_extra(ctx: Context) -> list[str]:
     from edgebert.stages.package import recipe_sha256
 
@@ -156,7 +163,7 @@ STAGES = (
         "export",
         lambda r: ("export",),
         ("prune",),
-        lambda c: _data(c) if c.recipe.export.trim_vocab else [],
+        _export_extra,
         steps.export,
         _describe_export,
     ),

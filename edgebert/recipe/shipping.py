@@ -14,7 +14,9 @@ class ExportConfig(_Config):
     atol: float = Field(1e-3, gt=0)
     mobile: bool = Field(False, description="also build the mobile form: fixed shapes, NNAPI/CoreML operators")
     mobile_seq: int | None = Field(None, ge=8, description="the mobile form's sequence length; None: data.max_length")
-    trim_vocab: bool = Field(False, description="keep only the word pieces the train split uses (smaller model)")
+    trim_vocab: bool = Field(
+        False, description="keep only the word pieces train and distill.unlabelled use (smaller model)"
+    )
     single_file: bool = Field(False, description="also ship model.single.onnx: tokenizer in the graph, raw text in")
 
 
@@ -39,7 +41,9 @@ class QuantScheme(_Config):
     format: Literal["qdq", "qoperator"] = "qdq"  # static only
     activations: Literal["uint8", "int8"] = "uint8"  # static only
     symmetric: bool = False  # static only: symmetric activation ranges
-    embeddings: bool = True  # INT8 word-embedding Gather (most of a small model's bytes)
+    # the word-embedding table, most of a small model's bytes: true INT8, false FP32, int4 4-bit in blocks of 32 along
+    # the hidden axis (ONNX Runtime's GatherBlockQuantized; the fused export then keeps the embeddings unfused)
+    embeddings: bool | Literal["int4"] = True
     calibrator: Calibrator | None = None  # static only; None: quantize.calibration.method
     keep_fp32: list[str] = Field(default_factory=list, description="node groups (embeddings, layer.N, head) or names")
 
@@ -78,6 +82,12 @@ class QuantizeConfig(QuantScheme):
     def scheme(self) -> QuantScheme:
         """The scheme a fixed mode builds (not for auto)."""
         return QuantScheme(**{k: getattr(self, k) for k in QuantScheme.model_fields})
+
+    @property
+    def int4_embeddings(self) -> bool:
+        """Whether any scheme this section may build (the fixed one or an auto candidate) wants 4-bit embeddings."""
+        schemes = (self.auto.candidates or []) if self.mode == "auto" else [self.scheme()]
+        return any(s.embeddings == "int4" for s in schemes)
 
 
 class BenchmarkConfig(_Config):

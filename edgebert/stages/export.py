@@ -73,12 +73,22 @@ def export_onnx(
     return target
 
 
-def fuse(model: Path, target: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
-    """ORT's offline transformer fusions (python fusions only, opt_level 0, so the file stays portable)."""
+def fuse(model: Path, target: Path, num_heads: int, hidden_size: int, embeddings: bool = True) -> dict[str, int]:
+    """ORT's offline transformer fusions (python fusions only, opt_level 0, so the file stays portable);
+    `embeddings=False` leaves the embeddings' Gathers and LayerNormalization unfused (4-bit embeddings need the
+    word-embedding Gather, which EmbedLayerNormalization would hold)."""
     from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
 
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = embeddings
     fused = optimizer.optimize_model(
-        str(model), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0
+        str(model),
+        model_type="bert",
+        num_heads=num_heads,
+        hidden_size=hidden_size,
+        opt_level=0,
+        optimization_options=options,
     )
     fused.save_model_to_file(str(target))
     return {op: n for op, n in fused.get_fused_operator_statistics().items() if n}
@@ -174,6 +184,7 @@ class ExportJob:
     texts: list[str]
     max_length: int
     mobile_seq: int | None = None
+    fuse_embeddings: bool = True  # False when quantize wants 4-bit embeddings
 
 
 def run_export(task: ModuleType, job: ExportJob, cfg: ExportConfig, out: Path, options) -> dict:
@@ -183,7 +194,7 @@ def run_export(task: ModuleType, job: ExportJob, cfg: ExportConfig, out: Path, o
     fused_path = out / "model.fused.onnx"
     # pruned heads leave layers with different head counts: let the fusion read them from each graph node
     heads, hidden = (0, 0) if config.pruned_heads else (config.num_attention_heads, config.hidden_size)
-    offline = fuse(plain, fused_path, heads, hidden)
+    offline = fuse(plain, fused_path, heads, hidden, job.fuse_embeddings)
     mobile = job.mobile_seq
     return {
         "opset": cfg.opset,
