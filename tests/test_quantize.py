@@ -94,6 +94,8 @@ def test_int4_embeddings_halve_the_table_and_keep_the_outputs(tiny_bert, exporte
     assert not list(tmp_path.glob(".*int4-embeddings*"))  # the intermediate file is gone
     q = QuantizeConfig(mode="auto", auto={"candidates": [{"mode": "dynamic"}, {"embeddings": "int4"}]})
     assert q.int4_embeddings and not QuantizeConfig(mode="dynamic").int4_embeddings
+    wide = build(QuantScheme(embeddings="int4", embedding_block=16), exported / "model.onnx", tmp_path / "b16.onnx")
+    assert wide["embeddings"] == "int4 (blocks of 16)" and table_bytes(tmp_path / "b16.onnx") > table_bytes(int4)
 
 
 def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, tmp_path):

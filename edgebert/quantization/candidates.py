@@ -65,7 +65,7 @@ def name(scheme: QuantScheme, default_calibrator: str = "percentile") -> str:
         base = f"static-{scheme.format}-{act}-{scheme.calibrator or default_calibrator}"
     if scheme.mode in ("dynamic", "static"):
         base += "-pc" if scheme.per_channel else ""
-        base += {True: "", False: "-fp32emb", "int4": "-int4emb"}[scheme.embeddings]
+        base += {True: "", False: "-fp32emb", "int4": f"-int4emb{scheme.embedding_block}"}[scheme.embeddings]
     if scheme.keep_fp32:
         base += f"+fp32({','.join(scheme.keep_fp32)})"
     return base

@@ -41,9 +41,11 @@ class QuantScheme(_Config):
     format: Literal["qdq", "qoperator"] = "qdq"  # static only
     activations: Literal["uint8", "int8"] = "uint8"  # static only
     symmetric: bool = False  # static only: symmetric activation ranges
-    # the word-embedding table, most of a small model's bytes: true INT8, false FP32, int4 4-bit in blocks of 32 along
-    # the hidden axis (ONNX Runtime's GatherBlockQuantized; the fused export then keeps the embeddings unfused)
+    # the word-embedding table, most of a small model's bytes: true INT8, false FP32, int4 4-bit in blocks of
+    # `embedding_block` values along the hidden axis, each block with its own scale (ONNX Runtime's
+    # GatherBlockQuantized; the fused export then keeps the embeddings unfused)
     embeddings: bool | Literal["int4"] = True
+    embedding_block: Literal[16, 32, 64, 128] = 32
     calibrator: Calibrator | None = None  # static only; None: quantize.calibration.method
     keep_fp32: list[str] = Field(default_factory=list, description="node groups (embeddings, layer.N, head) or names")
 
