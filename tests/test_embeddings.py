@@ -239,7 +239,7 @@ def test_bad_embedding_recipes_and_data_are_one_line(tmp_path, tiny_bert):
     resolve = lambda p: tmp_path / p  # noqa: E731
     cases = [
         (DataConfig(train="empty.txt", eval="pairs.tsv"), "data.train: no sentences in empty.txt"),
-        (DataConfig(train="c.txt"), "data.eval: sentence-embedding picks its best epoch by Spearman on scored pairs"),
+        (DataConfig(train="c.txt"), "data.eval: no scored pairs, and data.train (c.txt) has 1 sentences, too few"),
         (DataConfig(train="c.txt", eval="pairs.tsv"), "pairs.tsv has no column 'score' for data.score"),
     ]
     for cfg, message in cases:
@@ -268,6 +268,49 @@ def test_bad_embedding_recipes_and_data_are_one_line(tmp_path, tiny_bert):
     assert (
         out.exit_code == 2 and "not a sentence-transformers folder (no modules.json): set teacher.pooling" in out.output
     )
+
+
+def test_without_scored_pairs_the_teacher_scores_held_out_pairs(tiny_bert, tmp_path):
+    """No data.eval: held-out corpus pairs scored by the teacher's cosine pick the epoch (Spearman against the
+    teacher, so the teacher itself scores 1)."""
+    from click.testing import CliRunner
+    from transformers import AutoTokenizer
+
+    from edgebert.cli import main
+    from edgebert.recipe import DataConfig, TeacherConfig
+    from edgebert.tasks import get
+
+    from .conftest import write_recipe
+
+    places = ["", " today", " again", " now", " here"]
+    corpus = [f"{s} {a[:-1]}{p}." for s in SUBJECTS for a in ACTIONS for p in places]
+    (tmp_path / "corpus.txt").write_text("\n".join(corpus) + "\n")
+    task = get("sentence-embedding")
+    dataset = task.read_data(DataConfig(train="corpus.txt", eval_fraction=0.2), lambda p: tmp_path / p)
+    assert len(dataset.eval) == 20 and len(dataset.train) == len(corpus) - 40 and dataset.test is dataset.eval
+    assert not set(dataset.eval.texts) & set(dataset.train.texts) and "no data.eval: 20 pairs" in dataset.notes[0]
+    teacher = TeacherConfig(model=str(tiny_bert), pooling="mean", normalize=True)
+    scored = task.with_teacher(dataset, tiny_bert, teacher, 32)
+    assert all(-1 <= x <= 1 for x in scored.eval.scores) and scored.test is scored.eval
+    assert task.with_teacher(scored, tiny_bert, teacher, 32) is scored  # scored once
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    dev = task.encode(tokenizer, scored.eval, scored, 32)
+    assert task.dev_score(task.load_model(tiny_bert, teacher).eval(), dev, tokenizer) == pytest.approx(1.0)
+    # through the pipeline: the note, and distillation picks its epoch on the teacher-scored pairs
+    recipe = write_recipe(
+        tmp_path,
+        str(tiny_bert),
+        task="sentence-embedding",
+        data={"train": "corpus.txt", "eval_fraction": 0.2, "max_length": 32},
+        teacher={"model": str(tiny_bert), "pooling": "mean", "normalize": True},
+        distill={"num_layers": 1, "epochs": 1, "batch_size": 16, "lr": 1e-3},
+    )
+    out = CliRunner().invoke(
+        main, ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs"), "--until", "distill"]
+    )
+    assert out.exit_code == 0 and "no data.eval: 20 pairs of held-out corpus sentences" in out.output, out.output
+    summary = json.loads((tmp_path / "runs" / "tiny" / "distill" / "stage.json").read_text())["summary"]
+    assert -1 < summary["dev_spearman"] < 1 and summary["train_sentences"] == len(corpus) - 40
 
 
 @pytest.mark.slow

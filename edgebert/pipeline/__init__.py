@@ -77,6 +77,7 @@ def compress(
             if stage.name == "report":  # the verdicts (and their warnings) are part of the report
                 ctx.verdicts = judge(ctx)
             _run_stage(ctx, stage, stage.name in forced)
+            _after(ctx, stage.name)
     return Outcome(ctx.run.root, ctx.dir("package"), ctx.dir("report") / "report.md", ctx.verdicts, reporter.warnings)
 
 
@@ -135,6 +136,13 @@ def _run_stage(ctx: Context, stage: Stage, forced: bool) -> None:
     ctx.reporter.info(f"✓ {stage.name:<9} {stage.describe(ctx, summary)} ({_duration(summary['seconds'])})")
 
 
+def _after(ctx: Context, stage: str) -> None:
+    """What the data needs from a finished stage: a task may score its eval split with the teacher (sentence
+    embeddings without scored pairs)."""
+    if stage == "teacher" and hasattr(ctx.task, "with_teacher"):
+        ctx.data = ctx.task.with_teacher(ctx.data, ctx.teacher_dir, ctx.model_options, ctx.max_length)
+
+
 def _train_alongside(ctx: Context, forced: set[str], names: tuple[str, ...]) -> None:
     """A helper process: run each training stage the main process runs (the same decisions, made after the same
     barrier), writing nothing: its copy of a stage's output goes to a folder that is thrown away."""
@@ -143,6 +151,8 @@ def _train_alongside(ctx: Context, forced: set[str], names: tuple[str, ...]) -> 
             continue
         key = ctx.keys[stage.name]
         devices.barrier()
+        if stage.name != "teacher":
+            _after(ctx, "teacher")  # by this barrier the main process has written the teacher
         ctx.checkpoints = ctx.run.checkpoints(stage.name, key)
         if stage.name in forced or not ctx.run.done(stage.name, key):
             with tempfile.TemporaryDirectory(prefix=f"edgebert-{stage.name}-") as scratch:

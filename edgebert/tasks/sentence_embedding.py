@@ -51,20 +51,67 @@ def read_data(cfg, resolve) -> EmbeddingDataset:
     plain = isinstance(cfg.train, str) and cfg.train.endswith(".txt")
     source = cfg.train if plain else TextColumn(file=cfg.train, column=cfg.text, header=cfg.header)
     train = TextSplit(read_texts([source], resolve, "data.train"), str(getattr(cfg.train, "disk", cfg.train)))
-    if cfg.eval is None:
-        raise DataError(
-            "data.eval: sentence-embedding picks its best epoch by Spearman on scored pairs: set data.eval to a file "
-            "with data.sentence1, data.sentence2 and data.score columns (STS-B dev has them)"
-        )
     low, high = cfg.score_range or (None, None)
     columns = PairColumns(cfg.sentence1, cfg.sentence2, cfg.score, low, high, cfg.header)
-    dev = read_pairs(cfg.eval, "eval", columns, resolve)
-    notes = ()
+    notes: tuple[str, ...] = ()
+    if cfg.eval is not None:
+        dev = read_pairs(cfg.eval, "eval", columns, resolve)
+    else:
+        train, dev = _held_out_pairs(train, cfg.eval_fraction)
+        notes = (
+            f"no data.eval: {len(dev)} pairs of held-out corpus sentences, scored by the teacher's cosine, pick the "
+            "best epoch and auto's candidate (Spearman against the teacher); scored pairs in data.eval are better",
+        )
     if cfg.test is not None:
         test = read_pairs(cfg.test, "test", columns, resolve)
     else:
-        test, notes = dev, ("no data.test: the reported metrics and gates use data.eval",)
+        test, notes = dev, (*notes, "no data.test: the reported metrics and gates use data.eval")
     return EmbeddingDataset(train, dev, test, notes)
+
+
+TEACHER_PAIRS = 1000  # at most, when there are no scored pairs: enough for a steady Spearman, cheap per epoch
+UNSCORED = float("nan")
+
+
+def _held_out_pairs(train: TextSplit, fraction: float) -> tuple[TextSplit, PairSplit]:
+    """`fraction` of the corpus (at most TEACHER_PAIRS pairs' worth) taken out of it and paired at random; the
+    scores stay unset until `with_teacher` fills in the teacher's cosine."""
+    import random
+
+    n = min(2 * TEACHER_PAIRS, 2 * int(len(train) * fraction / 2))
+    if n < 40:
+        raise DataError(
+            f"data.eval: no scored pairs, and data.train ({train.origin}) has {len(train)} sentences, too few to hold "
+            f"out 20 pairs at data.eval_fraction {fraction}: set data.eval to a file with data.sentence1, "
+            "data.sentence2 and data.score columns (STS-B dev has them), or add sentences"
+        )
+    order = list(range(len(train)))
+    random.Random(0).shuffle(order)
+    held, kept = set(order[:n]), order[:n]
+    rest = TextSplit([t for i, t in enumerate(train.texts) if i not in held], train.origin)
+    first, second = [train.texts[i] for i in kept[0::2]], [train.texts[i] for i in kept[1::2]]
+    return rest, PairSplit(first, second, [UNSCORED] * len(first), f"{train.origin} (held out, teacher-scored)")
+
+
+def with_teacher(dataset: EmbeddingDataset, teacher_dir: Path, options, max_length: int) -> EmbeddingDataset:
+    """The dataset with held-out pairs scored by the teacher's cosine (after the teacher stage); as it was when
+    its pairs came scored."""
+    import dataclasses
+    import math
+
+    if not dataset.eval.scores or not math.isnan(dataset.eval.scores[0]):
+        return dataset
+    from transformers import AutoTokenizer
+
+    model = load_model(teacher_dir, options).eval()
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+    split = dataset.eval
+    vectors = _embed_encoded(model, encode_unlabelled(tokenizer, split.texts, max_length).features, tokenizer)
+    index = {t: i for i, t in enumerate(split.texts)}
+    scores = cosine(vectors[[index[t] for t in split.first]], vectors[[index[t] for t in split.second]])
+    scored = dataclasses.replace(split, scores=[float(x) for x in scores])
+    test = scored if dataset.test is dataset.eval else dataset.test
+    return dataclasses.replace(dataset, eval=scored, test=test)
 
 
 def head_config(dataset: EmbeddingDataset) -> dict:
