@@ -84,10 +84,20 @@ def int4_gather(source: Path, target: Path, node: str, block: int) -> dict:
     blocks of 128 84.08.
     ONNX Runtime's weight-only quantizer does it; it raises the file's opset to 21 for the 4-bit type, which would
     change the meaning of the graph's other operators (ReduceL2's axes, for one), so the opset is set back."""
+    import logging
+
     import numpy as np
     import onnx
     from onnxruntime.quantization import QuantFormat
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    root.handlers[:] = handlers  # its import sets up root logging at INFO: undone
+    root.setLevel(level)
+    # its warnings are about the opset it raises, which int4_gather sets back
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.ERROR)
 
     model = onnx.load(str(source))
     opsets = {o.domain: o.version for o in model.opset_import}
