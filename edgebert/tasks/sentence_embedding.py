@@ -1,15 +1,17 @@
 """Sentence embeddings: one vector per text (semantic search, deduplication, clustering), pooled inside the model.
 
 Data: train is a corpus of sentences (the `text` column of a TSV/CSV/JSONL, or a text file with one per line;
-`distill.unlabelled` adds more); eval and test are scored pairs (`sentence1`, `sentence2`, `score`, STS-B's
-layout; edgebert.data.pairs). Model: the encoder (AutoModel) with its pooling (mean, CLS or max; normalised or
-not) read from the teacher's sentence-transformers folder or the recipe (edgebert.tasks.pooling) and kept in
-the config (`edgebert_pooling`), so every student carries it. The teacher is used as it is, never fine-tuned.
-Losses: the pooled vectors' squared distance (or 1 - cosine, `distill.embedding_loss`) beside the shared hidden
-and attention terms; there is no label loss. Dev score and primary metric: Spearman's rank correlation between
-the cosine of each pair and its gold score, with a 95% bootstrap interval. Export: sentence-transformers' layout
-through optimum, so `model.onnx` returns `sentence_embedding` [batch, dim] with pooling and normalisation in the
-graph. Runtime: edgebert.runtime.sentence_embedding.
+`distill.unlabelled` adds more); eval and test are scored pairs (`sentence1`, `sentence2`, `score`, STS-B's layout;
+edgebert.data.pairs). Without eval, pairs of held-out corpus sentences are scored by the teacher's cosine after the
+teacher stage (`with_teacher`), so epochs are picked by Spearman against the teacher. Model: the encoder
+(AutoModel) with its pooling (mean, CLS or max; normalised or not) read from the teacher's sentence-transformers
+folder or the recipe (edgebert.tasks.pooling) and kept in the config (`edgebert_pooling`), so every student carries
+it. The teacher is used as it is, never fine-tuned. Losses: the pooled vectors' squared distance (or 1 - cosine,
+`distill.embedding_loss`) beside the shared hidden and attention terms; there is no label loss. Dev score and
+primary metric: Spearman's rank correlation between the cosine of each pair and its gold score, with a 95%
+bootstrap interval. Export: sentence-transformers' layout through optimum, so `model.onnx` returns
+`sentence_embedding` [batch, dim] with pooling and normalisation in the graph. Runtime:
+edgebert.runtime.sentence_embedding.
 """
 
 from __future__ import annotations
