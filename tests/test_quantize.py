@@ -74,7 +74,7 @@ def test_each_scheme_round_trips(tiny_bert, exported, calibration, tmp_path, sch
         assert target.stat().st_size > 0.5 * (exported / "model.onnx").stat().st_size and gathers
 
 
-def test_int4_embeddings_halve_the_table_and_keep_the_outputs(tiny_bert, exported, tmp_path):
+def test_int4_embeddings_shrink_the_table_and_keep_the_outputs(tiny_bert, exported, tmp_path):
     int8, int4 = tmp_path / "int8.onnx", tmp_path / "int4.onnx"
     build(QuantScheme(mode="dynamic"), exported / "model.onnx", int8)
     info = build(QuantScheme(mode="dynamic", embeddings="int4"), exported / "model.onnx", int4)
