@@ -106,11 +106,8 @@ def with_teacher(dataset: EmbeddingDataset, teacher_dir: Path, options, max_leng
     from transformers import AutoTokenizer
 
     model = load_model(teacher_dir, options).eval()
-    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     split = dataset.eval
-    vectors = _embed_encoded(model, encode_unlabelled(tokenizer, split.texts, max_length).features, tokenizer)
-    index = {t: i for i, t in enumerate(split.texts)}
-    scores = cosine(vectors[[index[t] for t in split.first]], vectors[[index[t] for t in split.second]])
+    scores = _similarities(torch_outputs(model, AutoTokenizer.from_pretrained(teacher_dir), split, max_length), split)
     scored = dataclasses.replace(split, scores=[float(x) for x in scores])
     test = scored if dataset.test is dataset.eval else dataset.test
     return dataclasses.replace(dataset, eval=scored, test=test)
