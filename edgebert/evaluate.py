@@ -1,7 +1,8 @@
 """Metrics of ONNX models, measured through ONNX Runtime (the model that ships, not its PyTorch source).
 
 Accuracy carries a Wilson 95% interval; macro-F1 a seeded bootstrap 95% interval. `agreement` compares two
-models' predictions. Nothing here trains or times models.
+models' predictions; the `*_difference` functions give two models' difference in one metric on the same examples
+with a paired bootstrap 95% interval (both scored on each resample). Nothing here trains or times models.
 
     >>> accuracy_with_ci(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]))
     {'value': 0.75, 'low': 0.301, 'high': 0.954, 'n': 4}
@@ -70,6 +71,26 @@ def agreement(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
     return float(np.mean(logits_a.argmax(axis=1) == logits_b.argmax(axis=1)))
 
 
+def _resamples(n: int, seed: int, resamples: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def _difference(point: float, resampled: np.ndarray) -> dict:
+    low, high = np.nanpercentile(resampled, [2.5, 97.5])
+    return {"value": round(float(point), 6), "low": round(float(low), 4), "high": round(float(high), 4)}
+
+
+def accuracy_difference(y_true, pred_a, pred_b, seed: int = 0, resamples: int = 1000) -> dict:
+    """Accuracy of a minus accuracy of b on the same examples, with a paired bootstrap 95% interval.
+
+    >>> accuracy_difference(np.array([1, 1, 0, 0]), np.array([1, 1, 0, 0]), np.array([1, 1, 0, 0]))
+    {'value': 0.0, 'low': 0.0, 'high': 0.0}
+    """
+    y = np.asarray(y_true)
+    d = (np.asarray(pred_a) == y).astype(np.float64) - (np.asarray(pred_b) == y)
+    return _difference(d.mean(), d[_resamples(len(y), seed, resamples)].mean(axis=1))
+
+
 def entities(tags: list[str]) -> set[tuple[str, int, int]]:
     """Entities of one IOB2 sentence, strictly (seqeval's strict mode): B-X opens one, I-X continues it, any
     other tag ends it; an I-X with nothing of type X open starts nothing.
@@ -87,29 +108,34 @@ def entities(tags: list[str]) -> set[tuple[str, int, int]]:
     return found
 
 
-def entity_metrics(gold: list[list[str]], pred: list[list[str]], seed: int = 0, resamples: int = 1000) -> dict:
-    """Entity precision, recall and F1 (strict span match) with 95% bootstrap intervals over sentences, and the
-    same per entity type: {"entity_f1": {"value", "low", "high", "n"}, ..., "per_type": {"PER": {...}}}."""
-    types = sorted({e[0] for g in gold for e in entities(g)})
-    counts = np.zeros((len(gold), len(types) + 1, 3))  # per sentence, per type (+ all): tp, predicted, gold
+def _entity_counts(gold: list[list[str]], pred: list[list[str]], types: list[str]) -> np.ndarray:
+    """Per sentence, per type (then all types): true positives, predicted and gold entities; [n, types+1, 3]."""
+    counts = np.zeros((len(gold), len(types) + 1, 3))
     for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
         eg, ep = entities(g), entities(p)
         for j, kind in enumerate([*types, None]):
             sg = {e for e in eg if kind is None or e[0] == kind}
             sp = {e for e in ep if kind is None or e[0] == kind}
             counts[i, j] = (len(sg & sp), len(sp), len(sg))
-    rng = np.random.default_rng(seed)
-    boot = counts[rng.integers(0, len(gold), size=(resamples, len(gold)))].sum(axis=1)  # resamples, types+1, 3
+    return counts
+
+
+def _precision_recall_f1(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    tp, npred, ngold = c[..., 0], c[..., 1], c[..., 2]
+    p = np.divide(tp, npred, out=np.zeros_like(tp), where=npred > 0)
+    r = np.divide(tp, ngold, out=np.zeros_like(tp), where=ngold > 0)
+    f = np.divide(2 * tp, npred + ngold, out=np.zeros_like(tp), where=(npred + ngold) > 0)
+    return p, r, f
+
+
+def entity_metrics(gold: list[list[str]], pred: list[list[str]], seed: int = 0, resamples: int = 1000) -> dict:
+    """Entity precision, recall and F1 (strict span match) with 95% bootstrap intervals over sentences, and the
+    same per entity type: {"entity_f1": {"value", "low", "high", "n"}, ..., "per_type": {"PER": {...}}}."""
+    types = sorted({e[0] for g in gold for e in entities(g)})
+    counts = _entity_counts(gold, pred, types)
+    boot = counts[_resamples(len(gold), seed, resamples)].sum(axis=1)  # resamples, types+1, 3
     total = counts.sum(axis=0)
-
-    def scores(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        tp, npred, ngold = c[..., 0], c[..., 1], c[..., 2]
-        p = np.divide(tp, npred, out=np.zeros_like(tp), where=npred > 0)
-        r = np.divide(tp, ngold, out=np.zeros_like(tp), where=ngold > 0)
-        f = np.divide(2 * tp, npred + ngold, out=np.zeros_like(tp), where=(npred + ngold) > 0)
-        return p, r, f
-
-    point, spread = scores(total), scores(boot)
+    point, spread = _precision_recall_f1(total), _precision_recall_f1(boot)
 
     def metric(k: int, j: int) -> dict:
         low, high = np.percentile(spread[k][:, j], [2.5, 97.5])
@@ -125,6 +151,14 @@ def entity_metrics(gold: list[list[str]], pred: list[list[str]], seed: int = 0, 
     return out
 
 
+def entity_f1_difference(gold, pred_a, pred_b, seed: int = 0, resamples: int = 1000) -> dict:
+    """Entity F1 of a minus entity F1 of b on the same sentences, with a paired bootstrap 95% interval."""
+    a, b = (_entity_counts(gold, pred, [])[:, 0] for pred in (pred_a, pred_b))  # [n, 3] each
+    idx = _resamples(len(gold), seed, resamples)
+    f1 = lambda c: _precision_recall_f1(c)[2]  # noqa: E731
+    return _difference(f1(a.sum(0)) - f1(b.sum(0)), f1(a[idx].sum(1)) - f1(b[idx].sum(1)))
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity of two [n, dim] arrays."""
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
@@ -132,22 +166,40 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1)
 
 
+def _resampled_spearman(predicted: np.ndarray, gold: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Spearman on each resample of `idx`: Pearson of ranks, each resample re-ranked (a resample repeats pairs,
+    so its ranks differ from the full set's)."""
+    from scipy.stats import rankdata
+
+    rp, rg = rankdata(predicted[idx], axis=1), rankdata(gold[idx], axis=1)
+    rp, rg = rp - rp.mean(1, keepdims=True), rg - rg.mean(1, keepdims=True)
+    return (rp * rg).sum(1) / np.sqrt((rp * rp).sum(1) * (rg * rg).sum(1))
+
+
+def _spearman(predicted: np.ndarray, gold: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    return float(np.corrcoef(rankdata(predicted), rankdata(gold))[0, 1])
+
+
 def spearman_with_ci(predicted: np.ndarray, gold: np.ndarray, seed: int = 0, resamples: int = 1000) -> dict:
     """Spearman's rank correlation (scipy's, ties averaged) of predicted similarities with gold scores, with a
     95% bootstrap interval over pairs: {"value", "low", "high", "n"}."""
-    from scipy.stats import rankdata
-
     predicted, gold = np.asarray(predicted, np.float64), np.asarray(gold, np.float64)
-    n = len(gold)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    # Pearson of ranks, each resample re-ranked (a resample repeats pairs, so its ranks differ from the full set's)
-    rp, rg = rankdata(predicted[idx], axis=1), rankdata(gold[idx], axis=1)
-    rp, rg = rp - rp.mean(1, keepdims=True), rg - rg.mean(1, keepdims=True)
-    boot = (rp * rg).sum(1) / np.sqrt((rp * rp).sum(1) * (rg * rg).sum(1))
+    boot = _resampled_spearman(predicted, gold, _resamples(len(gold), seed, resamples))
     low, high = np.nanpercentile(boot, [2.5, 97.5])
-    value = float(np.corrcoef(rankdata(predicted), rankdata(gold))[0, 1])
-    return {"value": round(value, 6), "low": round(float(low), 4), "high": round(float(high), 4), "n": n}
+    value = _spearman(predicted, gold)
+    return {"value": round(value, 6), "low": round(float(low), 4), "high": round(float(high), 4), "n": len(gold)}
+
+
+def spearman_difference(predicted_a, predicted_b, gold, seed: int = 0, resamples: int = 1000) -> dict:
+    """Spearman of a minus Spearman of b against the same gold scores, with a paired bootstrap 95% interval."""
+    a, b, gold = (np.asarray(x, np.float64) for x in (predicted_a, predicted_b, gold))
+    idx = _resamples(len(gold), seed, resamples)
+    return _difference(
+        _spearman(a, gold) - _spearman(b, gold),
+        _resampled_spearman(a, gold, idx) - _resampled_spearman(b, gold, idx),
+    )
 
 
 def neighbour_agreement(reference: np.ndarray, other: np.ndarray, k: int = 10, chunk: int = 1024) -> float:

@@ -431,6 +431,18 @@ def _auto_verdict(auto: dict) -> str:
             f"**No candidate is within both the accuracy bound and the size limit**; kept the fastest within the "
             f"accuracy bound, {auto['winner']}, and the size gate reports its file."
         )
+    if rule == "fastest within noise of the most accurate":
+        winner = next((c for c in auto.get("candidates", []) if c["name"] == auto["winner"]), {})
+        d = winner.get("versus_best") or {}
+        gap = (
+            f" ({d['value'] * 100:+.2f} points, 95% interval {d['low'] * 100:+.2f} to {d['high'] * 100:+.2f})"
+            if d
+            else ""
+        )
+        return (
+            f"**No candidate is within the bound**; kept {auto['winner']}, the fastest of those the eval split cannot "
+            f"tell from the most accurate{gap}."
+        )
     return f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."
 
 

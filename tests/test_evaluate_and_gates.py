@@ -2,7 +2,17 @@ import numpy as np
 import pytest
 
 from edgebert.errors import DataError
-from edgebert.evaluate import accuracy_with_ci, macro_f1, macro_f1_with_ci, wilson
+from edgebert.evaluate import (
+    accuracy_difference,
+    accuracy_with_ci,
+    entity_f1_difference,
+    entity_metrics,
+    macro_f1,
+    macro_f1_with_ci,
+    spearman_difference,
+    spearman_with_ci,
+    wilson,
+)
 from edgebert.gates import check_gates, exit_code
 from edgebert.recipe import GatesConfig
 
@@ -21,6 +31,33 @@ def test_macro_f1_and_intervals():
     f1 = macro_f1_with_ci(y, p, 2, seed=1)
     assert acc["value"] == pytest.approx(4 / 6) and acc["low"] < acc["value"] < acc["high"]
     assert f1["low"] <= f1["value"] <= f1["high"]
+
+
+def test_paired_differences_are_the_metric_gaps_with_intervals_that_pairing_narrows():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    a = np.where(rng.random(2000) < 0.9, y, 1 - y)  # 90% right
+    b = a.copy()
+    b[np.flatnonzero(a == y)[:3]] ^= 1  # three examples apart
+    d = accuracy_difference(y, b, a)
+    assert d["value"] == pytest.approx(-3 / 2000) and d["low"] <= d["value"] <= d["high"] <= 0
+    # unpaired, the two accuracies' intervals overlap almost entirely; paired, the gap is nearly resolved
+    assert d["high"] - d["low"] < 0.01 < accuracy_with_ci(y, a)["high"] - accuracy_with_ci(y, a)["low"]
+    b[np.flatnonzero(a != y)[:2]] ^= 1  # and two the other way: one apart, a tie
+    tie = accuracy_difference(y, b, a)
+    assert tie["value"] == pytest.approx(-1 / 2000) and tie["low"] < 0 < tie["high"]
+
+    gold = [["B-PER", "I-PER", "O"], ["B-LOC", "O", "O"], ["O", "B-ORG", "O"]] * 20
+    pred = [["B-PER", "I-PER", "O"], ["O", "O", "O"], ["O", "B-ORG", "O"]] * 20
+    f1 = entity_f1_difference(gold, pred, gold)
+    gap = entity_metrics(gold, pred)["entity_f1"]["value"] - 1.0
+    assert f1["value"] == pytest.approx(gap, abs=1e-6) and f1["low"] <= f1["value"] <= f1["high"] < 0
+
+    scores = rng.random(300)
+    close, far = scores + 0.05 * rng.standard_normal(300), scores + 0.5 * rng.standard_normal(300)
+    sp = spearman_difference(far, close, scores)
+    gap = spearman_with_ci(far, scores)["value"] - spearman_with_ci(close, scores)["value"]
+    assert sp["value"] == pytest.approx(gap, abs=1e-6) and sp["low"] <= sp["value"] <= sp["high"] < 0
 
 
 def test_small_split_warns_for_tight_accuracy_gate():

@@ -228,6 +228,29 @@ def test_auto_picks_a_slower_candidate_when_the_fastest_breaks_the_bound():
     assert choose(trials, bound=0.95, max_mb=10.0) == (trials[0], "most accurate")  # nothing accurate enough
 
 
+def test_with_none_within_the_bound_a_faster_candidate_the_eval_split_cannot_tell_apart_is_kept():
+    """TREC's 2-layer student: no candidate reached the bound and FP32 (18 MB) was kept over INT8 one question of
+    500 behind. A candidate whose paired interval against the most accurate reaches zero ties with it."""
+    fp32, dynamic, static = _trial("fp32", 0.884, 8.0), _trial("dynamic", 0.882, 5.0), _trial("static", 0.80, 4.0)
+    fp32.mb, dynamic.mb, static.mb = 18.1, 5.4, 5.3
+    dynamic.versus_best = {"value": -0.002, "low": -0.012, "high": 0.006}
+    static.versus_best = {"value": -0.084, "low": -0.11, "high": -0.06}  # clearly worse: not a tie
+    trials = [fp32, dynamic, static]
+    assert choose(trials, bound=0.90) == (dynamic, "fastest within noise of the most accurate")
+    dynamic.versus_best = {"value": -0.002, "low": -0.004, "high": -0.001}  # a large split tells them apart
+    assert choose(trials, bound=0.90) == (fp32, "most accurate")
+    # among ties, those within the size limit first
+    dynamic.versus_best, dynamic.mb = {"value": -0.002, "low": -0.012, "high": 0.006}, 7.0
+    slower = _trial("dynamic-pc", 0.881, 6.0)
+    slower.mb, slower.versus_best = 5.5, {"value": -0.003, "low": -0.013, "high": 0.004}
+    assert choose([*trials, slower], bound=0.90, max_mb=6.0)[0] is slower
+    assert choose([*trials, slower], bound=0.90)[0] is dynamic
+    # without intervals (no compare callback) the rule is the old one
+    for t in trials:
+        t.versus_best = None
+    assert choose(trials, bound=0.90) == (fp32, "most accurate")
+
+
 def test_the_report_says_which_rule_kept_the_winner():
     from edgebert.report import _auto_verdict
 
@@ -236,6 +259,9 @@ def test_the_report_says_which_rule_kept_the_winner():
     assert "kept the most accurate, fp32" in _auto_verdict(auto | {"rule": "most accurate", "winner": "fp32"})
     assert "the fastest within the bound" in _auto_verdict(auto | {"rule": "fastest within the bounds"})
     assert len({_auto_verdict(auto | {"rule": rule}) for rule in RULES}) == len(RULES)  # a sentence for each rule
+    tie = {"name": "dynamic", "versus_best": {"value": -0.002, "low": -0.012, "high": 0.006}}
+    said = _auto_verdict(auto | {"rule": RULES[3], "candidates": [tie]})
+    assert "kept dynamic, the fastest of those the eval split cannot tell from the most accurate (-0.20 points" in said
     # a run made before the summary recorded its rule
     rows = [{"name": "fp32", "accuracy": 0.941}, {"name": "dynamic", "accuracy": 0.940}]
     older = {"within_bound": False, "bound": 0.935, "candidates": rows, "winner": "dynamic"}
@@ -329,3 +355,30 @@ def test_auto_keeps_the_sensitive_group_in_fp32_when_that_meets_the_bound(tiny_b
     rescue = by_name["dynamic+fp32(layer.1)"]
     assert rescue["within_bound"] and rescue["rescue_of"] == "dynamic" and rescue["built"]["fp32_nodes"] == 6
     assert result["winner"].startswith("dynamic+fp32(layer.1") and result["within_bound"]
+    assert all(c["versus_best"] is None for c in result["candidates"])  # only compared when none is within
+
+
+def test_auto_with_no_candidate_within_the_bound_compares_each_with_the_most_accurate(tiny_bert, exported, tmp_path):
+    """An unreachable bound: every candidate carries its paired difference to the most accurate one, and the
+    one whose every label is wrong is told apart from it."""
+    from edgebert.evaluate import accuracy_difference
+    from edgebert.quantization.auto import AutoContext, run_auto
+
+    labels = np.array([LABELS.index(y) for _, y in demo_rows("dev")])
+
+    def predict(model: Path) -> np.ndarray:
+        pred = TextClassifier.from_files(model, tiny_bert / "tokenizer.json", LABELS, 32).logits(TEXTS).argmax(1)
+        return 1 - labels if "dynamic" in model.parent.name else pred  # dynamic INT8: every label wrong
+
+    def time_all(models: dict[str, Path]) -> dict[str, dict]:
+        return {n: {"p50_ms": 2.0 if n == "fp32" else 1.0, "vs": "fp32"} for n in models}
+
+    score = lambda pred: float(np.mean(pred == labels))  # noqa: E731
+    compare = lambda a, b: accuracy_difference(labels, a, b)  # noqa: E731
+    ctx = AutoContext(predict, score, lambda a, b: 1.0, time_all, None, 2.0, compare=compare)
+    cfg = QuantizeConfig(mode="auto", auto={"candidates": [{"mode": "none"}, {"mode": "dynamic"}], "sensitivity": 0})
+    result = run_auto(cfg, exported / "model.onnx", tmp_path, ctx)
+    by_name = {c["name"]: c for c in result["candidates"]}
+    assert by_name["fp32"]["versus_best"] is None and by_name["dynamic"]["versus_best"]["high"] < 0
+    assert by_name["dynamic"]["versus_best"]["value"] == pytest.approx(-by_name["fp32"]["accuracy"])
+    assert (result["winner"], result["rule"]) == ("fp32", "most accurate")

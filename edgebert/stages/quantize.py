@@ -183,7 +183,11 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
     bound = teacher - inputs.max_drop
     max_mb = inputs.size.limit_mb(inputs.teacher_onnx.stat().st_size / 1e6) if inputs.size else None
     track = inputs.reporter.track
-    return _Auto(predict, score, task.agreement, time_all, calibration, bound, track, max_mb, n=len(split))
+
+    def compare(a: dict, b: dict) -> dict:
+        return task.paired_difference(a, b, split, data)
+
+    return _Auto(predict, score, task.agreement, time_all, calibration, bound, track, max_mb, compare, n=len(split))
 
 
 def run_mobile_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig, inputs: QuantizeInputs) -> dict:

@@ -25,7 +25,7 @@ import numpy as np
 from edgebert.data.pairs import PairColumns, PairSplit, read_pairs
 from edgebert.data.texts import TextColumn, TextSplit, read_texts
 from edgebert.errors import DataError
-from edgebert.evaluate import cosine, spearman_with_ci
+from edgebert.evaluate import cosine, spearman_difference, spearman_with_ci
 from edgebert.tasks import hf
 from edgebert.tasks.pooling import Pooling, pool, read_pooling, write_pooling
 
@@ -291,6 +291,11 @@ def score(outputs: dict, split: PairSplit, dataset: EmbeddingDataset) -> float:
 def agreement(a: dict, b: dict) -> float:
     """Mean cosine between two models' vectors for the same sentences."""
     return float(np.mean(cosine(a["sentence_embedding"], b["sentence_embedding"])))
+
+
+def paired_difference(a: dict, b: dict, split: PairSplit, dataset: EmbeddingDataset, seed: int = 0) -> dict:
+    """Spearman of a minus b on `split`'s pairs, with a paired bootstrap 95% interval over pairs."""
+    return spearman_difference(_similarities(a, split), _similarities(b, split), split.scores, seed)
 
 
 def metrics(outputs: dict, split: PairSplit, dataset: EmbeddingDataset, seed: int = 0) -> dict:

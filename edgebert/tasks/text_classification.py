@@ -20,8 +20,8 @@ import numpy as np
 
 from edgebert.data import Dataset, Split, load_data
 from edgebert.errors import ModelError
+from edgebert.evaluate import accuracy_difference, classification_metrics
 from edgebert.evaluate import agreement as _agreement
-from edgebert.evaluate import classification_metrics
 from edgebert.tasks import hf
 
 NAME = "text-classification"
@@ -182,6 +182,12 @@ def score(outputs: dict, split: Split, dataset: Dataset) -> float:
 def agreement(a: dict, b: dict) -> float:
     """Share of examples where two models predict the same label."""
     return _agreement(a["logits"], b["logits"])
+
+
+def paired_difference(a: dict, b: dict, split: Split, dataset: Dataset, seed: int = 0) -> dict:
+    """Accuracy of a minus b on `split`, with a paired bootstrap 95% interval: {"value", "low", "high"}."""
+    y = dataset.label_ids(split)
+    return accuracy_difference(y, a["logits"].argmax(axis=1), b["logits"].argmax(axis=1), seed)
 
 
 def metrics(outputs: dict, split: Split, dataset: Dataset, seed: int = 0) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgebert.data.tagged import TagDataset, TagSplit, load_tagged
 from edgebert.errors import ModelError
-from edgebert.evaluate import entity_metrics
+from edgebert.evaluate import entity_f1_difference, entity_metrics
 from edgebert.tasks import hf
 
 NAME = "token-classification"
@@ -214,6 +214,11 @@ def agreement(a: dict, b: dict) -> float:
     """Share of words two models tag alike."""
     pairs = [(x, y) for ta, tb in zip(a["tags"], b["tags"], strict=True) for x, y in zip(ta, tb, strict=True)]
     return float(np.mean([x == y for x, y in pairs])) if pairs else 1.0
+
+
+def paired_difference(a: dict, b: dict, split: TagSplit, dataset: TagDataset, seed: int = 0) -> dict:
+    """Entity F1 of a minus b on `split`, with a paired bootstrap 95% interval over sentences."""
+    return entity_f1_difference(split.tags, a["tags"], b["tags"], seed)
 
 
 def metrics(outputs: dict, split: TagSplit, dataset: TagDataset, seed: int = 0) -> dict:
