@@ -70,6 +70,14 @@ class Run:
         stamp = self.dir(stage) / STAMP
         return stamp.is_file() and read_json(stamp).get("key") == key
 
+    def forget(self, stage: str) -> bool:
+        """Unstamp a finished stage (its output stays until a run redoes it); whether it had a stamp."""
+        stamp = self.dir(stage) / STAMP
+        if not stamp.is_file():
+            return False
+        stamp.unlink()
+        return True
+
     def summary(self, stage: str) -> dict:
         return read_json(self.dir(stage) / STAMP).get("summary", {})
 

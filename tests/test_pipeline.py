@@ -78,6 +78,22 @@ def test_rerun_skips_finished_stages_and_from_reruns(compressed):
     assert (run / "benchmark" / "stage.json").stat().st_mtime_ns != stamps["benchmark"]
 
 
+def test_a_stage_rerun_up_to_until_outdates_the_later_ones(compressed):
+    """--from benchmark --until benchmark rewrites benchmark under the same key: package and report were made
+    from the old one, so the next run must redo them rather than keep them (it kept a stale evaluation once)."""
+    folder, recipe, _ = compressed
+    run, runs = folder / "runs" / "tiny", ["--runs-dir", str(folder / "runs")]
+    report = (run / "report" / "stage.json").stat().st_mtime_ns
+    only = CliRunner().invoke(main, ["compress", str(recipe), *runs, "--from", "benchmark", "--until", "benchmark"])
+    assert only.exit_code == 0 and "package, report: made from the old benchmark output" in only.output
+    assert not (run / "report" / "stage.json").exists() and (run / "report" / "report.md").is_file()
+    benchmark = (run / "benchmark" / "stage.json").stat().st_mtime_ns
+    again = CliRunner().invoke(main, ["compress", str(recipe), *runs])
+    assert again.exit_code == 0 and "▶ report" in again.output and "▶ benchmark" not in again.output
+    assert (run / "benchmark" / "stage.json").stat().st_mtime_ns == benchmark
+    assert (run / "report" / "stage.json").stat().st_mtime_ns != report
+
+
 def test_unreachable_gate_exits_3_after_writing_everything(compressed):
     folder, recipe, _ = compressed
     result = CliRunner().invoke(

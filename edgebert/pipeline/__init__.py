@@ -78,7 +78,17 @@ def compress(
                 ctx.verdicts = judge(ctx)
             _run_stage(ctx, stage, stage.name in forced)
             _after(ctx, stage.name)
+            if stage.name in forced:
+                _outdate(ctx, stage.name, NAMES[last + 1 :])
     return Outcome(ctx.run.root, ctx.dir("package"), ctx.dir("report") / "report.md", ctx.verdicts, reporter.warnings)
+
+
+def _outdate(ctx: Context, rerun: str, later: tuple[str, ...]) -> None:
+    """A stage rerun by --from keeps its key, so the stages after --until, which this run does not redo, would
+    still look finished with the old output: their stamps go, and the next run redoes them."""
+    outdated = [name for name in later if ctx.run.forget(name)]
+    if outdated:
+        ctx.reporter.info(f"  {', '.join(outdated)}: made from the old {rerun} output; the next run redoes them")
 
 
 def _open_run(ctx: Context) -> None:
