@@ -352,11 +352,15 @@ def _quantization_section(quant: dict) -> list[str]:
             )
             mark = " (kept)" if c["name"] == auto["winner"] else ""
             ratio, real = (_ratio((c.get("timing") or {}).get(k)) for k in ("ratio", "real_ratio"))
+            within = "yes" if c["within_bound"] else "no"
+            if c.get("versus_best"):  # none within the bound: how far from the most accurate, paired
+                d = {k: v * 100 for k, v in c["versus_best"].items()}
+                within += f"; vs most accurate {d['value']:+.2f} ({d['low']:+.2f} to {d['high']:+.2f})"
             lines.append(
                 f"| {c['name']}{mark} | {_cell(c['accuracy'] and c['accuracy'] * 100, '{:.2f}')} | "
                 f"{_cell(c['p50_ms'], '{:.2f}')} | {ratio} | {real} | {_cell(c['mb'], '{:.1f}')} | "
                 f"{c['built'].get('fp32_nodes', '')} | "
-                f"{'yes' if c['within_bound'] else 'no'} | {nnapi or (c['error'] or '')} |"
+                f"{within} | {nnapi or (c['error'] or '')} |"
             )
         for name, rows in auto["sensitivity"].items():
             lines += [

@@ -252,7 +252,7 @@ def test_with_none_within_the_bound_a_faster_candidate_the_eval_split_cannot_tel
 
 
 def test_the_report_says_which_rule_kept_the_winner():
-    from edgebert.report import _auto_verdict
+    from edgebert.report import _auto_verdict, _quantization_section
 
     auto = {"within_bound": False, "rule": "fastest within the accuracy bound", "winner": "dynamic"}
     assert "kept the fastest within the accuracy bound, dynamic, and the size gate" in _auto_verdict(auto)
@@ -262,6 +262,17 @@ def test_the_report_says_which_rule_kept_the_winner():
     tie = {"name": "dynamic", "versus_best": {"value": -0.002, "low": -0.012, "high": 0.006}}
     said = _auto_verdict(auto | {"rule": RULES[3], "candidates": [tie]})
     assert "kept dynamic, the fastest of those the eval split cannot tell from the most accurate (-0.20 points" in said
+    row = {"accuracy": 0.882, "p50_ms": 1.0, "mb": 4.6, "built": {}, "within_bound": False, "error": None}
+    table = "\n".join(
+        _quantization_section(
+            {
+                "auto": auto
+                | {"rule": RULES[3], "eval_sentences": 500, "teacher_accuracy": 0.924, "bound": 0.914}
+                | {"candidates": [row | tie, row | {"name": "fp32", "accuracy": 0.884}], "sensitivity": {}}
+            }
+        )
+    )
+    assert "| dynamic (kept) | 88.20 |" in table and "no; vs most accurate -0.20 (-1.20 to +0.60)" in table
     # a run made before the summary recorded its rule
     rows = [{"name": "fp32", "accuracy": 0.941}, {"name": "dynamic", "accuracy": 0.940}]
     older = {"within_bound": False, "bound": 0.935, "candidates": rows, "winner": "dynamic"}
