@@ -354,8 +354,7 @@ def _quantization_section(quant: dict) -> list[str]:
             ratio, real = (_ratio((c.get("timing") or {}).get(k)) for k in ("ratio", "real_ratio"))
             within = "yes" if c["within_bound"] else "no"
             if c.get("versus_best"):  # none within the bound: how far from the most accurate, paired
-                d = {k: v * 100 for k, v in c["versus_best"].items()}
-                within += f"; vs most accurate {d['value']:+.2f} ({d['low']:+.2f} to {d['high']:+.2f})"
+                within += f"; vs most accurate {_points(c['versus_best'])}"
             lines.append(
                 f"| {c['name']}{mark} | {_cell(c['accuracy'] and c['accuracy'] * 100, '{:.2f}')} | "
                 f"{_cell(c['p50_ms'], '{:.2f}')} | {ratio} | {real} | {_cell(c['mb'], '{:.1f}')} | "
@@ -437,17 +436,17 @@ def _auto_verdict(auto: dict) -> str:
         )
     if rule == "fastest within noise of the most accurate":
         winner = next((c for c in auto.get("candidates", []) if c["name"] == auto["winner"]), {})
-        d = winner.get("versus_best") or {}
-        gap = (
-            f" ({d['value'] * 100:+.2f} points, 95% interval {d['low'] * 100:+.2f} to {d['high'] * 100:+.2f})"
-            if d
-            else ""
-        )
+        gap = f": {_points(winner['versus_best'])}" if winner.get("versus_best") else ""
         return (
             f"**No candidate is within the bound**; kept {auto['winner']}, the fastest of those the eval split cannot "
             f"tell from the most accurate{gap}."
         )
     return f"**No candidate is within the bound**; kept the most accurate, {auto['winner']}."
+
+
+def _points(d: dict) -> str:
+    """A paired difference in points with its 95% interval: '-0.20 points (95%: -0.60 to +0.00)'."""
+    return f"{d['value'] * 100:+.2f} points (95%: {d['low'] * 100:+.2f} to {d['high'] * 100:+.2f})"
 
 
 def _older_rule(auto: dict) -> str:

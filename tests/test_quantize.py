@@ -261,7 +261,8 @@ def test_the_report_says_which_rule_kept_the_winner():
     assert len({_auto_verdict(auto | {"rule": rule}) for rule in RULES}) == len(RULES)  # a sentence for each rule
     tie = {"name": "dynamic", "versus_best": {"value": -0.002, "low": -0.012, "high": 0.006}}
     said = _auto_verdict(auto | {"rule": RULES[3], "candidates": [tie]})
-    assert "kept dynamic, the fastest of those the eval split cannot tell from the most accurate (-0.20 points" in said
+    assert "kept dynamic, the fastest of those the eval split cannot tell from the most accurate: " in said
+    assert said.endswith("accurate: -0.20 points (95%: -1.20 to +0.60).")
     row = {"accuracy": 0.882, "p50_ms": 1.0, "mb": 4.6, "built": {}, "within_bound": False, "error": None}
     table = "\n".join(
         _quantization_section(
@@ -272,7 +273,7 @@ def test_the_report_says_which_rule_kept_the_winner():
             }
         )
     )
-    assert "| dynamic (kept) | 88.20 |" in table and "no; vs most accurate -0.20 (-1.20 to +0.60)" in table
+    assert "| dynamic (kept) | 88.20 |" in table and "no; vs most accurate -0.20 points (95%: -1.20 to +0.60)" in table
     # a run made before the summary recorded its rule
     rows = [{"name": "fp32", "accuracy": 0.941}, {"name": "dynamic", "accuracy": 0.940}]
     older = {"within_bound": False, "bound": 0.935, "candidates": rows, "winner": "dynamic"}

@@ -11,7 +11,6 @@ AutoContext.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,8 +48,10 @@ class Trial:
 
     def within(self, bound: float, max_mb: float | None = None) -> bool:
         """At or above the accuracy bound, and no larger than `max_mb` (the size gate's limit) when given."""
-        small = max_mb is None or (self.mb is not None and self.mb <= max_mb)
-        return self.accuracy is not None and self.accuracy >= bound and small
+        return self.accuracy is not None and self.accuracy >= bound and self.fits(max_mb)
+
+    def fits(self, max_mb: float | None) -> bool:
+        return max_mb is None or (self.mb is not None and self.mb <= max_mb)
 
 
 # Why `choose` kept its winner, for the report: every bound met; the size limit missed (the size gate then reports
@@ -92,7 +93,7 @@ def choose(trials: list[Trial], bound: float, max_mb: float | None = None) -> tu
         return fastest(accurate), RULES[1]
     best = most_accurate(ready)
     ties = [t for t in ready if t is best or (t.versus_best is not None and t.versus_best["high"] >= 0)]
-    small = [t for t in ties if t.within(-math.inf, max_mb)]
+    small = [t for t in ties if t.fits(max_mb)]
     pick = fastest(small or ties)
     return pick, RULES[2] if pick is best else RULES[3]
 
