@@ -52,6 +52,7 @@ def _logits(model: Path, tiny_bert: Path) -> np.ndarray:
     [
         (QuantScheme(mode="dynamic"), "DynamicQuantizeLinear"),
         (QuantScheme(mode="dynamic", per_channel=True, embeddings=False), "DynamicQuantizeLinear"),
+        (QuantScheme(mode="dynamic", per_channel=True, reduce_range=True), "DynamicQuantizeLinear"),
         (QuantScheme(mode="static", calibrator="minmax"), "DequantizeLinear"),
         (QuantScheme(mode="static", per_channel=True, calibrator="percentile"), "DequantizeLinear"),
         (QuantScheme(mode="static", calibrator="entropy"), "DequantizeLinear"),
@@ -72,6 +73,25 @@ def test_each_scheme_round_trips(tiny_bert, exported, calibration, tmp_path, sch
     gathers = [n for n in onnx.load(str(target)).graph.node if n.op_type == "Gather"]
     if scheme.mode == "dynamic" and not scheme.embeddings:
         assert target.stat().st_size > 0.5 * (exported / "model.onnx").stat().st_size and gathers
+
+
+def test_reduce_range_keeps_int8_weights_within_64(exported, tmp_path):
+    """7-bit weights: every quantized MatMul weight spans [-64, 64], so no pair of products can overflow the int16
+    sums of x86 CPUs without VNNI; 8-bit weights reach 127."""
+
+    def widest(scheme: QuantScheme) -> int:
+        target = tmp_path / f"{scheme.reduce_range}.onnx"
+        build(scheme, exported / "model.onnx", target)
+        weights = [
+            onnx.numpy_helper.to_array(t)
+            for t in onnx.load(str(target)).graph.initializer
+            if t.data_type == onnx.TensorProto.INT8 and t.dims
+        ]
+        assert weights
+        return max(int(np.abs(w.astype(np.int32)).max()) for w in weights)
+
+    assert widest(QuantScheme(mode="dynamic", per_channel=True, reduce_range=True)) == 64
+    assert widest(QuantScheme(mode="dynamic", per_channel=True)) == 127
 
 
 def test_int4_embeddings_shrink_the_table_and_keep_the_outputs(tiny_bert, exported, tmp_path):
@@ -300,7 +320,7 @@ def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_be
     summary = run_quantize(exported, tmp_path / "out", cfg, inputs)
     auto = summary["auto"]
     names = [c["name"] for c in auto["candidates"]]
-    assert names[:3] == ["fp32", "dynamic", "dynamic-pc"] and len(names) == 7
+    assert names[:4] == ["fp32", "dynamic", "dynamic-pc", "dynamic-pc-7bit"] and len(names) == 8
     assert all(c["accuracy"] is not None and c["p50_ms"] > 0 and c["mb"] > 0 for c in auto["candidates"])
     assert {c["timing"]["vs"] for c in auto["candidates"]} == {"dynamic"}  # each timed against dynamic INT8
     anchor = next(c for c in auto["candidates"] if c["name"] == "dynamic")

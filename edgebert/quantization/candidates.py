@@ -21,6 +21,7 @@ DEFAULTS: dict[str, list[QuantScheme]] = {
         _S(mode="none"),
         _S(mode="dynamic"),
         _S(mode="dynamic", per_channel=True),
+        _S(mode="dynamic", per_channel=True, reduce_range=True),
         _S(mode="static", per_channel=True, calibrator="percentile"),
         _S(mode="static", per_channel=True, calibrator="minmax"),
         _S(mode="static", per_channel=True, calibrator="entropy"),
@@ -65,6 +66,7 @@ def name(scheme: QuantScheme, default_calibrator: str = "percentile") -> str:
         base = f"static-{scheme.format}-{act}-{scheme.calibrator or default_calibrator}"
     if scheme.mode in ("dynamic", "static"):
         base += "-pc" if scheme.per_channel else ""
+        base += "-7bit" if scheme.reduce_range else ""
         base += {True: "", False: "-fp32emb", "int4": f"-int4emb{scheme.embedding_block}"}[scheme.embeddings]
     if scheme.keep_fp32:
         base += f"+fp32({','.join(scheme.keep_fp32)})"

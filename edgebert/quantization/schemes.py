@@ -136,6 +136,10 @@ def _ops(scheme: QuantScheme) -> list[str]:
     return ["MatMul", "Gemm"] + (["Gather"] if scheme.embeddings else [])
 
 
+def _weights(scheme: QuantScheme) -> str:
+    return "int8, 7-bit range" if scheme.reduce_range else "int8"
+
+
 def _extra(**options) -> dict:
     import onnx
 
@@ -154,6 +158,7 @@ def _dynamic(scheme: QuantScheme, source: Path, target: Path, exclude: list[str]
             # None: ORT's whole dynamic list (embeddings included), as before the scheme had options
             op_types_to_quantize=None if scheme.embeddings else ["MatMul", "Attention", "Conv", "LSTM", "Transpose"],
             per_channel=scheme.per_channel,
+            reduce_range=scheme.reduce_range,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=exclude,
             nodes_to_quantize=only,
@@ -161,7 +166,7 @@ def _dynamic(scheme: QuantScheme, source: Path, target: Path, exclude: list[str]
         )
     except Exception as e:  # noqa: BLE001 - the quantizer raises bare Exceptions
         raise StageError(f"dynamic INT8 quantization of {source.name} failed: {str(e).splitlines()[0]}") from None
-    return {"weights": "int8", "activations": "uint8 (per call)", "per_channel": scheme.per_channel}
+    return {"weights": _weights(scheme), "activations": "uint8 (per call)", "per_channel": scheme.per_channel}
 
 
 def _static(
@@ -189,6 +194,7 @@ def _static(
             # quantizer ignores it (only QOperator reads it), so those nodes are excluded by name as well.
             op_types_to_quantize=_ops(scheme),
             per_channel=scheme.per_channel,
+            reduce_range=scheme.reduce_range,
             activation_type=activation,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=exclude + groups.activation_matmuls(source),
@@ -205,7 +211,7 @@ def _static(
     except Exception as e:  # noqa: BLE001
         raise StageError(f"static INT8 quantization of {source.name} failed: {str(e).splitlines()[0]}") from None
     return {
-        "weights": "int8",
+        "weights": _weights(scheme),
         "activations": f"{scheme.activations} ({'symmetric' if scheme.symmetric else 'asymmetric'}, static)",
         "per_channel": scheme.per_channel,
         "format": scheme.format,

@@ -38,6 +38,10 @@ class QuantScheme(_Config):
 
     mode: Literal["dynamic", "static", "fp16", "none"] = "dynamic"
     per_channel: bool = False
+    # 7-bit weights, [-64, 64] (ORT's reduce_range): x86 CPUs without VNNI multiply uint8 x int8 in pairs summed
+    # into int16 (VPMADDUBSW), which saturates when both weights of a pair are near +-127; 7 bits cannot
+    # (docs/architecture.md). Dynamic and static INT8 weights.
+    reduce_range: bool = False
     format: Literal["qdq", "qoperator"] = "qdq"  # static only
     activations: Literal["uint8", "int8"] = "uint8"  # static only
     symmetric: bool = False  # static only: symmetric activation ranges
