@@ -132,3 +132,44 @@ def test_unlabelled_rows_train_only_through_the_teacher_term(tiny_bert):
     mixed = TASK.task_loss(one, {"labels": torch.tensor([0, TASK.SOFT])})
     assert mixed.item() == pytest.approx(torch.nn.functional.cross_entropy(logits[:1], torch.tensor([0])).item())
     assert TASK.task_loss(one, {"labels": torch.tensor([TASK.SOFT, TASK.SOFT])}).item() == 0.0
+
+
+def test_augmented_copies_use_train_words_and_are_repeatable():
+    from edgebert.data.augment import augment
+
+    train = ["a gripping , funny film", "slow and dull", "the cast is superb"]
+    once = augment(train, copies=20, seed=3)
+    assert once == augment(train, copies=20, seed=3) and once != augment(train, copies=20, seed=4)
+    assert len(once) == 60
+    vocabulary = {w for s in train for w in s.split()} | {"[MASK]"}
+    assert all(s and set(s.split()) <= vocabulary for s in once)
+    assert any("[MASK]" in s for s in once) and any(len(s.split()) < 3 for s in once)  # masks and n-grams
+    assert augment(train, copies=20, seed=3, mask=0, replace=0, ngram=0) == [s for s in train for _ in range(20)]
+
+
+def test_the_training_set_adds_augmented_sentences_as_unlabelled_rows(tiny_bert, tmp_path):
+    """distill.augment: the train sentences, then their rewritten copies (repeats once) with SOFT labels; the
+    reporter says how many."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from edgebert.data import Dataset, Split
+    from edgebert.progress import Reporter
+    from edgebert.stages.distill import training_set
+
+    train = Split(["a gripping , funny film", "slow and dull", "the cast is superb"], ["1", "0", "1"], "t")
+    data = Dataset(train, train, train, ("0", "1"))
+    reporter = Reporter()
+    ctx = SimpleNamespace(recipe=SimpleNamespace(data=SimpleNamespace(max_length=32), path=tmp_path), reporter=reporter)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    plain = training_set(TASK, tokenizer, data, DistillConfig(num_layers=1), ctx, "distill")
+    cfg = DistillConfig(num_layers=1, augment={"copies": 5, "seed": 1})
+    more = training_set(TASK, tokenizer, data, cfg, ctx, "distill")
+    assert len(plain) == 3 and more.features[:3] == plain.features
+    extra = more.features[3:]
+    assert 3 < len(extra) <= 15 and all(f["labels"] == TASK.SOFT for f in extra)
+    assert len({tuple(f["input_ids"]) for f in extra}) == len(extra)  # each rewrite once
+    assert any(tokenizer.mask_token_id in f["input_ids"] for f in extra)
+    with pytest.raises(ValueError, match="copies"):
+        DistillConfig(num_layers=1, augment={"copies": 0})

@@ -52,6 +52,16 @@ class LossWeights(_Config):
     attention: float = Field(1.0, ge=0)
 
 
+class Augment(_Config):
+    """Rewritten copies of the train sentences (edgebert.data.augment), learnt from the teacher's outputs alone."""
+
+    copies: int = Field(ge=1, le=100, description="rewritten copies of each train sentence")
+    mask: float = Field(0.1, ge=0, le=1, description="probability a word becomes [MASK]")
+    replace: float = Field(0.1, ge=0, le=1, description="probability a word becomes a random train word")
+    ngram: float = Field(0.25, ge=0, le=1, description="probability only a random 1-5 word n-gram is kept")
+    seed: int = 0
+
+
 class FromTeacher(TrainConfig):
     """What distillation and pruning recovery share: the teacher's soft targets and the extra text they read."""
 
@@ -68,6 +78,9 @@ class FromTeacher(TrainConfig):
         [],
         description="more text the student learns from the teacher's outputs alone (no labels): text files, one "
         "sentence per line, or {file, column} of a TSV/CSV/JSONL",
+    )
+    augment: Augment | None = Field(
+        None, description="TinyBERT-style augmented train sentences, learnt like `unlabelled` text (Tang et al. 2019)"
     )
 
 

@@ -95,19 +95,27 @@ def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir
 
 
 def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, ctx, field: str) -> Encoded:
-    """The train split (its first `max_train_samples`), then the `unlabelled` sentences, which the student learns
-    from the teacher's outputs alone (the task encodes them with labels its task loss skips)."""
+    """The train split (its first `max_train_samples`), then the `unlabelled` sentences and the `augment`ed copies
+    of the train sentences, which the student learns from the teacher's outputs alone (the task encodes them with
+    labels its task loss skips). Repeated sentences are shown once."""
+    from edgebert.data.augment import augment
     from edgebert.data.texts import read_texts
     from edgebert.training.loop import Encoded
 
     max_length = ctx.recipe.data.max_length
-    labelled = task.encode(tokenizer, data.train.head(cfg.max_train_samples), data, max_length)
-    if not cfg.unlabelled:
+    train = data.train.head(cfg.max_train_samples)
+    labelled = task.encode(tokenizer, train, data, max_length)
+    if not cfg.unlabelled and not cfg.augment:
         return labelled
-    texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled")
+    texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled") if cfg.unlabelled else []
+    if cfg.augment:
+        a = cfg.augment
+        texts += augment(train.texts, a.copies, a.seed, a.mask, a.replace, a.ngram)
+    texts = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
     extra = task.encode_unlabelled(tokenizer, texts, max_length)
     kind = "labelled" if task.LABELLED else "corpus"
-    ctx.reporter.info(f"  {field}: {len(labelled):,} {kind} and {len(extra):,} unlabelled sentences")
+    what = " and augmented" if cfg.augment else ""
+    ctx.reporter.info(f"  {field}: {len(labelled):,} {kind} and {len(extra):,} unlabelled{what} sentences")
     return Encoded(labelled.features + extra.features)
 
 
