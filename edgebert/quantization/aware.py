@@ -82,7 +82,12 @@ def _layer_norm(module: nn.LayerNorm) -> Callable:
 
 def _embedding_norms(model: nn.Module) -> set[int]:
     """The LayerNorms EmbedLayerNormalization takes in (its gamma and beta are stored as uint8 too)."""
-    return {id(m.LayerNorm) for m in model.modules() if isinstance(getattr(m, "word_embeddings", None), nn.Embedding)}
+    found = (
+        getattr(m, "LayerNorm", None)
+        for m in model.modules()
+        if isinstance(getattr(m, "word_embeddings", None), nn.Embedding)
+    )
+    return {id(norm) for norm in found if isinstance(norm, nn.LayerNorm)}
 
 
 def _qkv_groups(model: nn.Module) -> dict[int, list[nn.Linear]]:
