@@ -145,6 +145,11 @@ def test_augmented_copies_use_train_words_and_are_repeatable():
     assert all(s and set(s.split()) <= vocabulary for s in once)
     assert any("[MASK]" in s for s in once) and any(len(s.split()) < 3 for s in once)  # masks and n-grams
     assert augment(train, copies=20, seed=3, mask=0, replace=0, ngram=0) == [s for s in train for _ in range(20)]
+    roberta = augment(train, copies=20, seed=3, mask_token="<mask>")  # the tokenizer's own mask token
+    assert any("<mask>" in s for s in roberta) and not any("[MASK]" in s for s in roberta)
+    dropped = augment(train, copies=20, seed=3, mask=0.5, mask_token=None)  # none: the word is left out
+    assert all(s and set(s.split()) <= vocabulary - {"[MASK]"} for s in dropped)
+    assert sum(len(s.split()) for s in dropped) < 0.7 * 20 * sum(len(s.split()) for s in train)
 
 
 def test_the_training_set_adds_augmented_sentences_as_unlabelled_rows(tiny_bert, tmp_path):

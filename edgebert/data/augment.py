@@ -4,9 +4,10 @@ replaced by a random train word with probability `replace`, then, with probabili
 of 1-5 words is kept. The student learns the teacher's outputs on these sentences, like `unlabelled` text.
 
 Tang et al. replace a word by one of the same part of speech; there is no tagger here, so the replacement is drawn
-from the train words by frequency. Deterministic for a given seed. Every word comes from train (or is [MASK]), so
-the word pieces are train's and vocabulary trimming keeps them all. Written by hand: nlpaug and TextAttack do
-word replacement through WordNet or embedding neighbours (downloads at run time); this rule needs neither.
+from the train words by frequency. Deterministic for a given seed. Every word comes from train (or is the mask
+token, a special token), so the word pieces are train's and vocabulary trimming keeps them all. Written by hand:
+nlpaug and TextAttack replace words through WordNet or embedding neighbours (downloads at run time); this rule
+needs neither.
 
     >>> augment(["a gripping , funny film", "slow and dull"], copies=2, seed=1)
     ['and gripping , funny film', 'a [MASK] [MASK] funny film', 'and', '[MASK] [MASK] dull']
@@ -20,9 +21,16 @@ from collections import Counter
 
 
 def augment(
-    sentences: list[str], copies: int, seed: int = 0, mask: float = 0.1, replace: float = 0.1, ngram: float = 0.25
+    sentences: list[str],
+    copies: int,
+    seed: int = 0,
+    mask: float = 0.1,
+    replace: float = 0.1,
+    ngram: float = 0.25,
+    mask_token: str | None = "[MASK]",
 ) -> list[str]:
-    """`copies` rewritten copies of each sentence, in order (a rewrite can repeat its sentence unchanged)."""
+    """`copies` rewritten copies of each sentence, in order (a rewrite can repeat its sentence unchanged); a masked
+    word becomes `mask_token` (the tokenizer's), or is left out when the tokenizer has none."""
     rng = random.Random(seed)
     counts = Counter(w for s in sentences for w in s.split())
     words, cumulative = list(counts), list(itertools.accumulate(counts.values()))
@@ -36,10 +44,13 @@ def augment(
             for t in tokens:
                 r = rng.random()
                 if r < mask:
-                    t = "[MASK]"
+                    t = mask_token
                 elif r < mask + replace:
                     t = rng.choices(words, cum_weights=cumulative)[0]
-                new.append(t)
+                if t is not None:
+                    new.append(t)
+            if not new:
+                continue
             if len(new) > 1 and rng.random() < ngram:
                 n = rng.randint(1, min(5, len(new)))
                 start = rng.randint(0, len(new) - n)

@@ -110,7 +110,7 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
     texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled") if cfg.unlabelled else []
     if cfg.augment:
         a = cfg.augment
-        texts += augment(train.texts, a.copies, a.seed, a.mask, a.replace, a.ngram)
+        texts += augment(train.texts, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token)
     texts = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
     extra = task.encode_unlabelled(tokenizer, texts, max_length)
     kind = "labelled" if task.LABELLED else "corpus"
