@@ -42,6 +42,7 @@ def run(args, out: Path) -> None:
 
     from edgebert.graph.vocab import trim_model
     from edgebert.pipeline import context, plan
+    from edgebert.pipeline.steps import vocabulary_corpus
     from edgebert.progress import Reporter
     from edgebert.pruning.surgery import kept_heads
     from edgebert.quantization.aware import simulated
@@ -83,7 +84,7 @@ def run(args, out: Path) -> None:
     student.config._attn_implementation = None
     student.save_pretrained(out / "hf", safe_serialization=True)
     tokenizer.save_pretrained(out / "hf")
-    trim_model(task, out / "hf", out / "trimmed", corpus(ctx), ctx.model_options)
+    trim_model(task, out / "hf", out / "trimmed", vocabulary_corpus(ctx), ctx.model_options)
     plain = export_onnx(out / "trimmed", out / "onnx", recipe.export.opset, task)
     fuse(plain, out / "onnx" / "model.fused.onnx", 0, 0)
 
@@ -112,14 +113,6 @@ def run(args, out: Path) -> None:
             indent=2,
         )
     )
-
-
-def corpus(ctx) -> list[str]:
-    """The texts the export stage trims the vocabulary to: train and distill.unlabelled."""
-    from edgebert.data.texts import read_texts
-
-    extra = ctx.recipe.distill.unlabelled
-    return ctx.data.train.texts + (read_texts(extra, ctx.recipe.path, "distill.unlabelled") if extra else [])
 
 
 def score(models: dict, data, max_length: int) -> dict:

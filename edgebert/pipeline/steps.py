@@ -52,7 +52,7 @@ def export(ctx: Context, out: Path) -> dict:
         if ctx.trimmed and name == ctx.student:
             from edgebert.graph.vocab import trim_model
 
-            vocab = trim_model(ctx.task, folder, out / TRIMMED, _corpus(ctx), ctx.model_options)
+            vocab = trim_model(ctx.task, folder, out / TRIMMED, vocabulary_corpus(ctx), ctx.model_options)
             folder = out / TRIMMED
         job = ExportJob(
             folder,
@@ -67,7 +67,7 @@ def export(ctx: Context, out: Path) -> dict:
     return summary
 
 
-def _corpus(ctx: Context) -> list[str]:
+def vocabulary_corpus(ctx: Context) -> list[str]:
     """Every text the student learnt from: the train split and distill.unlabelled."""
     from edgebert.data.texts import read_texts
 
