@@ -83,6 +83,27 @@ def test_unlabelled_text_reads_lines_and_columns_once_each(tmp_path):
     texts = read_texts(cfg.unlabelled, lambda p: tmp_path / p, "distill.unlabelled")
     assert texts == ["A plane is taking off.", "A man plays a flute.", "A dog runs."]
 
+    conll = "-DOCSTART- O\r\n\r\nEU B-ORG\r\nrejects O\r\n.\tO\r\n\r\nPeter B-PER\r\nBlackburn I-PER\r\n"
+    (tmp_path / "news.conll").write_bytes(conll.encode())
+    cfg = DistillConfig(num_layers=1, unlabelled=[{"file": "news.conll", "format": "conll"}, "lines.txt"])
+    texts = read_texts(cfg.unlabelled, lambda p: tmp_path / p, "distill.unlabelled")
+    assert texts == ["EU rejects .", "Peter Blackburn", "A plane is taking off.", "A man plays a flute."]
+
+
+def test_unlabelled_sources_written_before_the_format_field_keep_their_key(tmp_path):
+    """Resuming a run: the stage key of a `{file, column}` source is what it was before `format` existed."""
+    import hashlib
+
+    from edgebert.data.texts import fingerprint
+
+    (tmp_path / "pairs.tsv").write_text("sentence1\tscore\nA dog runs.\t1.0\n")
+    source = TextColumn(file="pairs.tsv", column="sentence1")
+    before = hashlib.sha256(repr([{"file": "pairs.tsv", "column": "sentence1", "header": True}]).encode())
+    before.update((tmp_path / "pairs.tsv").read_bytes())
+    assert fingerprint([source], lambda p: tmp_path / p) == before.hexdigest()
+    conll = TextColumn(file="pairs.tsv", column="sentence1", format="conll")
+    assert fingerprint([conll], lambda p: tmp_path / p) != before.hexdigest()
+
 
 @pytest.mark.parametrize(
     ("source", "message"),
@@ -93,10 +114,15 @@ def test_unlabelled_text_reads_lines_and_columns_once_each(tmp_path):
         ),
         ("missing.txt", "distill.unlabelled: file"),
         ("blank.txt", "distill.unlabelled: no sentences in blank.txt"),
+        (
+            {"file": "bad.conll", "format": "conll"},
+            "distill.unlabelled: bad.conll line 2 has 3 columns where the file's first token line has 2",
+        ),
     ],
 )
 def test_bad_unlabelled_text_is_one_line_naming_the_field(tmp_path, source, message):
     (tmp_path / "pairs.tsv").write_text("sentence1\tscore\nA dog runs.\t1.0\n")
+    (tmp_path / "bad.conll").write_text("EU B-ORG\nrejects VBZ O\n")
     (tmp_path / "blank.txt").write_text("\n  \n")
     cfg = DistillConfig(num_layers=1, unlabelled=[source])
     with pytest.raises(DataError) as e:
@@ -166,7 +192,8 @@ def test_the_training_set_adds_augmented_sentences_as_unlabelled_rows(tiny_bert,
     train = Split(["a gripping , funny film", "slow and dull", "the cast is superb"], ["1", "0", "1"], "t")
     data = Dataset(train, train, train, ("0", "1"))
     reporter = Reporter()
-    ctx = SimpleNamespace(recipe=SimpleNamespace(data=SimpleNamespace(max_length=32), path=tmp_path), reporter=reporter)
+    recipe = SimpleNamespace(data=SimpleNamespace(max_length=32), path=lambda p: tmp_path / p)
+    ctx = SimpleNamespace(recipe=recipe, reporter=reporter)
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
     plain = training_set(TASK, tokenizer, data, DistillConfig(num_layers=1), ctx, "distill")
     cfg = DistillConfig(num_layers=1, augment={"copies": 5, "seed": 1})
@@ -176,5 +203,8 @@ def test_the_training_set_adds_augmented_sentences_as_unlabelled_rows(tiny_bert,
     assert 3 < len(extra) <= 15 and all(f["labels"] == TASK.SOFT for f in extra)
     assert len({tuple(f["input_ids"]) for f in extra}) == len(extra)  # each rewrite once
     assert any(tokenizer.mask_token_id in f["input_ids"] for f in extra)
+    (tmp_path / "more.txt").write_text("slow and dull\na new sentence\n")  # the first is a train sentence
+    also = training_set(TASK, tokenizer, data, DistillConfig(num_layers=1, unlabelled=["more.txt"]), ctx, "distill")
+    assert len(also) == 4 and also.features[3]["input_ids"] == tokenizer("a new sentence")["input_ids"]
     with pytest.raises(ValueError, match="copies"):
         DistillConfig(num_layers=1, augment={"copies": 0})

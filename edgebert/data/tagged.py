@@ -201,6 +201,11 @@ def _carve(train: TagSplit, fraction: float, seed: int) -> tuple[TagSplit, TagSp
     return pick(order[n_dev:], train.origin), pick(order[:n_dev], f"{train.origin} (held out)")
 
 
+def conll_sentences(path: Path, origin: str) -> list[list[str]]:
+    """The words of every sentence of a CoNLL file (unlabelled text for distillation), read as strictly as data."""
+    return [sentence.words for sentence in _read_conll(path, origin)]
+
+
 def read_tagged_file(path: Path, scheme: str = "auto") -> TagSplit:
     """Every sentence of one CoNLL or JSONL file (for `edgebert check --data`), tags as IOB2."""
     path = Path(path)

@@ -1,7 +1,8 @@
-"""Unlabelled text: sentences read from text files (one per line) or from one column of a TSV/CSV/JSONL file, a
-save_to_disk folder or a hub split. Distillation shows them to the teacher and trains the student on its outputs
-alone, so no labels are read. Blank lines and repeated sentences are dropped (first occurrence kept, in order); a
-column the file lacks and a corpus with no sentence left are errors naming the recipe field and the fix.
+"""Unlabelled text: sentences read from text files (one per line), from one column of a TSV/CSV/JSONL file, a
+save_to_disk folder or a hub split, or the words of a CoNLL file's sentences. Distillation shows them to the
+teacher and trains the student on its outputs alone, so no labels are read. Blank lines and repeated sentences
+are dropped (first occurrence kept, in order); a column the file lacks and a corpus with no sentence left are
+errors naming the recipe field and the fix.
 
     >>> read_texts([TextColumn(file="stsb/train.tsv", column="sentence1"), "more.txt"], resolve, "distill.unlabelled")
     ['A plane is taking off.', …]
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgebert.data.rows import read_source, utf8_text
+from edgebert.data.tagged import conll_sentences
 from edgebert.errors import DataError
 from edgebert.recipe.data import TextColumn, TextSource
 
@@ -48,7 +50,7 @@ def read_texts(sources: Sequence[TextSource], resolve: Callable[[str], Path], fi
 
 def fingerprint(sources: Sequence[TextSource], resolve: Callable[[str], Path]) -> str:
     """sha256 over the sources as written and the bytes of every local file they name (for resume)."""
-    h = hashlib.sha256(repr([s if isinstance(s, str) else s.model_dump(mode="json") for s in sources]).encode())
+    h = hashlib.sha256(repr([s if isinstance(s, str) else _as_written(s) for s in sources]).encode())
     for source in sources:
         path = source if isinstance(source, str) else source.file
         if isinstance(path, str) and resolve(path).is_file():
@@ -62,6 +64,10 @@ def _one(source: TextSource, resolve: Callable[[str], Path], where: str) -> list
         raise DataError(f"{where}: file {path} not found. Fix the path (relative to the recipe's folder).")
     if isinstance(source, str):
         return utf8_text(path, source).splitlines()
+    if source.format == "conll":
+        if path is None or not path.is_file():
+            raise DataError(f"{where}: format conll reads a local CoNLL file; {source.file} is not one")
+        return [" ".join(words) for words in conll_sentences(path, f"{where}: {source.file}")]
     rows, origin = read_source(source.file, where, source.header, resolve)
     if not rows:
         return []
@@ -75,6 +81,14 @@ def _one(source: TextSource, resolve: Callable[[str], Path], where: str) -> list
     if isinstance(first, list) and not (isinstance(column, int) and 0 <= column < len(first)):
         raise DataError(f"{where}: {origin} has {len(first)} columns and no header; set column: 0..{len(first) - 1}")
     return [str(row.values[column]) for row in rows]
+
+
+def _as_written(source: TextColumn) -> dict:
+    """The source's fields for the fingerprint; `format` only when set (sources written before it keep their key)."""
+    fields = source.model_dump(mode="json")
+    if source.format == "table":
+        del fields["format"]
+    return fields
 
 
 def _remote(source: TextSource) -> bool:

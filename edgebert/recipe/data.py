@@ -29,11 +29,13 @@ Source = str | HubSource | DiskSource
 
 class TextColumn(_Config):
     """One column of texts: `{file: corpus.tsv, column: sentence}` (TSV/CSV/JSONL, a save_to_disk folder, a hub
-    split). A plain string in a list of these names a text file with one sentence per line."""
+    split), or `{file: train.conll, format: conll}`: the words of each sentence of a CoNLL file, joined by spaces.
+    A plain string in a list of these names a text file with one sentence per line."""
 
     file: Source
     column: str | int = "sentence"
     header: bool = True
+    format: Literal["table", "conll"] = "table"
 
 
 TextSource = str | TextColumn

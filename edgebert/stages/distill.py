@@ -97,7 +97,7 @@ def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir
 def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, ctx, field: str) -> Encoded:
     """The train split (its first `max_train_samples`), then the `unlabelled` sentences and the `augment`ed copies
     of the train sentences, which the student learns from the teacher's outputs alone (the task encodes them with
-    labels its task loss skips). Repeated sentences are shown once."""
+    labels its task loss skips). Repeated sentences, and those the train split already holds, are shown once."""
     from edgebert.data.augment import augment
     from edgebert.data.texts import read_texts
     from edgebert.training.loop import Encoded
@@ -111,7 +111,8 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
     if cfg.augment:
         a = cfg.augment
         texts += augment(train.texts, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token)
-    texts = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    seen = {t.strip() for t in train.texts}
+    texts = [t for t in dict.fromkeys(t.strip() for t in texts if t.strip()) if t not in seen]
     extra = task.encode_unlabelled(tokenizer, texts, max_length)
     kind = "labelled" if task.LABELLED else "corpus"
     what = " and augmented" if cfg.augment else ""
