@@ -69,6 +69,8 @@ def _embedding_data(folder):
             x, y = rng.choice(ACTIONS), rng.choice(ACTIONS)
             rows.append(f"{a} {x}\t{b} {y}\t{rng.uniform(4, 5) if x == y else rng.uniform(0, 1):.2f}")
         (folder / f"{split}.tsv").write_text("\n".join(rows) + "\n")
+    more = [f"{rng.choice(ACTIONS)} , said the {rng.choice(SUBJECTS)}" for _ in range(60)]  # none is in the corpus
+    (folder / "more.tsv").write_text("\n".join(["sentence", *more]) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def embedding_run(tiny_bert, tmp_path_factory):
             "epochs": 2,
             "batch_size": 8,
             "lr": 1e-3,
-            "unlabelled": [{"file": "dev.tsv", "column": "sentence2"}],
+            "unlabelled": [{"file": "more.tsv", "column": "sentence"}],
         },
         # importance without labels: the gradient of the distance to the teacher's vectors
         prune={"heads": 0.5, "ffn": 0.5, "importance_samples": 16, "recover": {"epochs": 1, "batch_size": 8}},
@@ -128,7 +130,7 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
     assert manifest["task"]["normalize"] is True and "spearman" in manifest["metrics"]["shipped"]
     distill = json.loads((run / "distill" / "stage.json").read_text())["summary"]
     corpus = len(SUBJECTS) * len(ACTIONS)
-    assert corpus < distill["train_sentences"] <= corpus + 60  # dev.tsv's distinct second sentences joined the corpus
+    assert corpus < distill["train_sentences"] <= corpus + 60  # more.tsv's distinct sentences joined the corpus
     export = json.loads((run / "export" / "stage.json").read_text())["summary"]["student"]
     assert export["vocab"]["corpus_sentences"] > corpus  # trimmed to the corpus and distill.unlabelled
     assert "EmbedLayerNormalization" not in export["fused"]["fusions_offline"]  # int4 needs the plain Gather

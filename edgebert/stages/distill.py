@@ -113,11 +113,12 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
         texts += augment(train.texts, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token)
     seen = {t.strip() for t in train.texts}
     texts = [t for t in dict.fromkeys(t.strip() for t in texts if t.strip()) if t not in seen]
-    extra = task.encode_unlabelled(tokenizer, texts, max_length)
     kind = "labelled" if task.LABELLED else "corpus"
     what = " and augmented" if cfg.augment else ""
-    ctx.reporter.info(f"  {field}: {len(labelled):,} {kind} and {len(extra):,} unlabelled{what} sentences")
-    return Encoded(labelled.features + extra.features)
+    ctx.reporter.info(f"  {field}: {len(labelled):,} {kind} and {len(texts):,} unlabelled{what} sentences")
+    if not texts:  # every one of them is a train sentence
+        return labelled
+    return Encoded(labelled.features + task.encode_unlabelled(tokenizer, texts, max_length).features)
 
 
 def teacher_loss(task: ModuleType, teacher, layers: list[int], cfg, heads=None, cache=None):
