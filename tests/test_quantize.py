@@ -133,6 +133,32 @@ def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, tmp_pa
     assert np.abs(_logits(tmp_path / "m.onnx", tiny_bert) - fp32).max() < 0.1
 
 
+@pytest.mark.parametrize("source, norms", [("model.fused.onnx", 4), ("model.onnx", 5)])
+def test_decomposed_layer_norms_keep_the_outputs_and_stay_elementwise_at_load(
+    tiny_bert, exported, tmp_path, source, norms
+):
+    """Every (Skip)LayerNormalization becomes elementwise ops (the fused graph's embedding norm sits inside
+    EmbedLayerNormalization and stays); ONNX Runtime does not fuse them back when it loads the file."""
+    from edgebert.stages.export import fusions_at_load
+
+    as_is, rewritten = tmp_path / "as_is.onnx", tmp_path / "ops.onnx"
+    build(QuantScheme(mode="dynamic"), exported / source, as_is)
+    info = build(QuantScheme(mode="dynamic", layer_norm="decomposed"), exported / source, rewritten)
+    assert info["layer_norms_decomposed"] == norms
+    ops = [n.op_type for n in onnx.load(str(rewritten)).graph.node]
+    assert not {"LayerNormalization", "SkipLayerNormalization"} & set(ops) and ops.count("ReduceMean") == 2 * norms
+    loaded = fusions_at_load(rewritten, tmp_path)
+    assert not {"LayerNormalization", "SkipLayerNormalization"} & set(loaded)
+    assert "SkipLayerNormalization" in fusions_at_load(as_is, tmp_path)  # what it would have been
+    assert np.abs(_logits(rewritten, tiny_bert) - _logits(as_is, tiny_bert)).max() < 1e-4
+    assert not list(tmp_path.glob(".*decomposed*"))
+
+
+def test_decomposed_layer_norms_are_a_cpu_form():
+    with pytest.raises(ValueError, match="layer_norm: decomposed is a CPU form"):
+        QuantScheme(mode="fp16", layer_norm="decomposed")
+
+
 def test_fp16_conversion_round_trips(tiny_bert, exported, tmp_path):
     target = tmp_path / "fp16.onnx"
     to_fp16(exported / "model.fused.onnx", target)
@@ -320,7 +346,8 @@ def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_be
     summary = run_quantize(exported, tmp_path / "out", cfg, inputs)
     auto = summary["auto"]
     names = [c["name"] for c in auto["candidates"]]
-    assert names[:4] == ["fp32", "dynamic", "dynamic-pc", "dynamic-pc-7bit"] and len(names) == 8
+    assert names[:6] == ["fp32", "dynamic", "dynamic-pc", "dynamic-pc-7bit", "dynamic-ln-ops", "dynamic-pc-ln-ops"]
+    assert len(names) == 10
     assert all(c["accuracy"] is not None and c["p50_ms"] > 0 and c["mb"] > 0 for c in auto["candidates"])
     assert {c["timing"]["vs"] for c in auto["candidates"]} == {"dynamic"}  # each timed against dynamic INT8
     anchor = next(c for c in auto["candidates"] if c["name"] == "dynamic")

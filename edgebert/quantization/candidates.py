@@ -9,6 +9,9 @@ SkipLayerNormalization) and fails on every one; its dynamic quantizer turns Atte
 x86 also gets 7-bit per-channel weights: on CPUs without VNNI the 8-bit ones saturate in int16 sums (measured on
 this AVX2 host: the SST-2 student's per-channel INT8 changed 16 test predictions against FP32 with 8-bit weights,
 8 with 7-bit ones, at the same speed; docs/architecture.md).
+x86 dynamic INT8 also comes with its layer norms as elementwise operators (`layer_norm: decomposed`): ORT's
+LayerNormalization kernel was 4x slower than them on an AVX-512 VNNI Xeon (edgebert.graph.layer_norm); timing
+on the host decides.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ DEFAULTS: dict[str, list[QuantScheme]] = {
         _S(mode="dynamic"),
         _S(mode="dynamic", per_channel=True),
         _S(mode="dynamic", per_channel=True, reduce_range=True),
+        _S(mode="dynamic", layer_norm="decomposed"),
+        _S(mode="dynamic", per_channel=True, layer_norm="decomposed"),
         _S(mode="static", per_channel=True, calibrator="percentile"),
         _S(mode="static", per_channel=True, calibrator="minmax"),
         _S(mode="static", per_channel=True, calibrator="entropy"),
@@ -71,6 +76,8 @@ def name(scheme: QuantScheme, default_calibrator: str = "percentile") -> str:
         base += "-pc" if scheme.per_channel else ""
         base += "-7bit" if scheme.reduce_range else ""
         base += {True: "", False: "-fp32emb", "int4": f"-int4emb{scheme.embedding_block}"}[scheme.embeddings]
+    if scheme.layer_norm == "decomposed":
+        base += "-ln-ops"
     if scheme.keep_fp32:
         base += f"+fp32({','.join(scheme.keep_fp32)})"
     return base

@@ -37,7 +37,21 @@ def build(
             int8_source.unlink(missing_ok=True)
     if scheme.mode in ("dynamic", "static") and only_nodes is None:
         _check_something_quantized(target, source)
+    if scheme.layer_norm == "decomposed":
+        info["layer_norms_decomposed"] = _decompose(target)
     return {"mode": scheme.mode, **info, **int4, "kept_fp32": scheme.keep_fp32, "fp32_nodes": len(exclude)}
+
+
+def _decompose(target: Path) -> int:
+    from edgebert.graph.layer_norm import decompose_layer_norms
+
+    scratch = target.with_name(f".{target.stem}.decomposed.onnx")
+    try:
+        count = decompose_layer_norms(target, scratch)
+        scratch.replace(target)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return count
 
 
 def _build(scheme, source, target, exclude, only_nodes, calibration, calibration_cfg) -> dict:
