@@ -53,3 +53,29 @@ def test_trimmed_vocabulary_ships_a_consistent_smaller_model(tiny_bert, tmp_path
     predicted = [p.label for p in load(dist).predict([s for s, _ in rows])]
     accuracy = sum(p == y for p, (_, y) in zip(predicted, rows, strict=True)) / len(rows)
     assert accuracy == evaluated["accuracy"]["value"]  # dist/ tokenizes as the evaluation did
+
+
+def test_trim_to_train_leaves_the_unlabelled_text_out_of_the_vocabulary_and_the_key(tiny_bert, tmp_path):
+    from types import SimpleNamespace
+
+    from edgebert.pipeline.steps import vocabulary_corpus
+    from edgebert.pipeline.table import _export_extra
+    from edgebert.recipe import load_recipe
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("zebras quarrel over xylophones\n")
+    train = [s for s, _ in demo_rows("train")]
+
+    def context(trim):
+        distill = {"num_layers": 1, "unlabelled": [str(extra)]}
+        recipe = load_recipe(write_recipe(tmp_path, str(tiny_bert), distill=distill, export={"trim_vocab": trim}))
+        data = SimpleNamespace(train=SimpleNamespace(texts=train))
+        return SimpleNamespace(recipe=recipe, data=data, data_key="data")
+
+    everything, own = context(True), context("train")
+    assert vocabulary_corpus(everything) == [*train, "zebras quarrel over xylophones"]
+    assert vocabulary_corpus(own) == train
+    before = _export_extra(own), _export_extra(everything)
+    extra.write_text("other words entirely\n")
+    assert _export_extra(own) == before[0]  # the unlabelled file is not an input of a train-only trim
+    assert _export_extra(everything) != before[1]

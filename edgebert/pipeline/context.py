@@ -76,7 +76,7 @@ class Context:
 
     @property
     def trimmed(self) -> bool:
-        return self.recipe.export.trim_vocab
+        return bool(self.recipe.export.trim_vocab)
 
     @property
     def teacher_dir(self) -> Path:

@@ -68,11 +68,13 @@ def export(ctx: Context, out: Path) -> dict:
 
 
 def vocabulary_corpus(ctx: Context) -> list[str]:
-    """Every text the student learnt from: the train split and distill.unlabelled."""
+    """The texts whose word pieces the trimmed vocabulary keeps: the train split, and distill.unlabelled unless
+    export.trim_vocab is `train`."""
     from edgebert.data.texts import read_texts
 
     d = ctx.recipe.distill
-    extra = read_texts(d.unlabelled, ctx.recipe.path, "distill.unlabelled") if d and d.unlabelled else []
+    with_unlabelled = ctx.recipe.export.trim_vocab is True and d and d.unlabelled
+    extra = read_texts(d.unlabelled, ctx.recipe.path, "distill.unlabelled") if with_unlabelled else []
     return ctx.data.train.texts + extra
 
 

@@ -82,9 +82,10 @@ def _quantize_sections(r: Recipe) -> tuple[str, ...]:
 
 
 def _export_extra(ctx: Context) -> list[str]:
-    # the texts the vocabulary is trimmed to (train and distill.unlabelled); 4-bit embeddings (a quantize setting)
-    # keep the embeddings unfused
-    trimmed = _with_unlabelled(lambda r: r.distill)(ctx) if ctx.recipe.export.trim_vocab else []
+    # the texts the vocabulary is trimmed to (train, and distill.unlabelled unless trim_vocab is `train`); 4-bit
+    # embeddings (a quantize setting) keep the embeddings unfused
+    trim = ctx.recipe.export.trim_vocab
+    trimmed = (_with_unlabelled(lambda r: r.distill) if trim is True else _data)(ctx) if trim else []
     return trimmed + (["unfused embeddings"] if ctx.recipe.quantize.int4_embeddings else [])
 
 

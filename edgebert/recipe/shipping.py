@@ -14,8 +14,10 @@ class ExportConfig(_Config):
     atol: float = Field(1e-3, gt=0)
     mobile: bool = Field(False, description="also build the mobile form: fixed shapes, NNAPI/CoreML operators")
     mobile_seq: int | None = Field(None, ge=8, description="the mobile form's sequence length; None: data.max_length")
-    trim_vocab: bool = Field(
-        False, description="keep only the word pieces train and distill.unlabelled use (smaller model)"
+    # true: the pieces train and distill.unlabelled use; train: train's alone (a smaller table when the
+    # unlabelled text brings many words the task's own data never uses)
+    trim_vocab: bool | Literal["train"] = Field(
+        False, description="keep only the word pieces the student learnt from (smaller model)"
     )
     single_file: bool = Field(False, description="also ship model.single.onnx: tokenizer in the graph, raw text in")
 
