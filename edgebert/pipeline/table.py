@@ -85,7 +85,12 @@ def _export_extra(ctx: Context) -> list[str]:
     # the texts the vocabulary is trimmed to (train, and distill.unlabelled unless trim_vocab is `train`); 4-bit
     # embeddings (a quantize setting) keep the embeddings unfused
     trim = ctx.recipe.export.trim_vocab
-    trimmed = (_with_unlabelled(lambda r: r.distill) if trim is True else _data)(ctx) if trim else []
+    if not trim:
+        trimmed = []
+    elif trim == "train":
+        trimmed = _data(ctx)
+    else:
+        trimmed = _with_unlabelled(lambda r: r.distill)(ctx)
     return trimmed + (["unfused embeddings"] if ctx.recipe.quantize.int4_embeddings else [])
 
 
