@@ -303,16 +303,27 @@ class Terminated(KeyboardInterrupt):
 @contextlib.contextmanager
 def _interruptible():
     """Ctrl-C and SIGTERM end the run with one line and exit 130 or 143 (128 + the signal), finished stages kept.
-    Only the CLI installs a signal handler; the library changes no process-wide state."""
+    Only the CLI installs signal handlers; the library changes no process-wide state.
 
-    def terminate(signum, frame):
-        raise Terminated()
+    The handlers note the signal before raising: a signal that lands inside a C or Rust extension can come out as
+    that library's own error (safetensors turned one into a ValueError while loading the teacher), and once a
+    signal has arrived, whatever unwinds the run is that signal's doing."""
+    received: list[int] = []
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    # a signal the parent set to be ignored (a background job's Ctrl-C) stays ignored
+    watched = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, interrupt) for sig in watched}
     try:
         yield
-    except KeyboardInterrupt as e:
-        which, code = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted (Ctrl-C)", 130)
+    except BaseException as e:
+        if not received and not isinstance(e, KeyboardInterrupt):
+            raise
+        terminated = (received[0] == signal.SIGTERM) if received else isinstance(e, Terminated)
+        which, code = ("terminated (SIGTERM)", 143) if terminated else ("interrupted (Ctrl-C)", 130)
         click.secho(
             f"error: {which}: finished stages are kept, a training stage keeps its last checkpoint; "
             "run the same command to resume",
@@ -321,7 +332,8 @@ def _interruptible():
         )
         sys.exit(code)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

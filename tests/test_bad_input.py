@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edgebert.cli import main
+from edgebert.cli import _interruptible, main
 from edgebert.errors import ModelError
 
 from .conftest import write_recipe
@@ -153,6 +155,26 @@ def test_sigterm_ends_the_run_like_ctrl_c(tiny_bert, tmp_path):
     assert (run / "teacher" / "stage.json").read_bytes() == teacher
     assert not (run / "distill").exists()
     assert all(sorted(p.name for p in left.iterdir()) == ["checkpoints"] for left in run.glob(".*tmp-*"))
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_a_library_turns_into_its_own_error_still_ends_the_run_cleanly(sig, code, capsys):
+    """A signal landing inside a C or Rust extension can surface as that library's error (safetensors raised a
+    ValueError while loading the teacher); it still exits 128 + the signal with the one line."""
+    with pytest.raises(SystemExit) as ended, _interruptible():
+        try:
+            os.kill(os.getpid(), sig)
+            time.sleep(5)  # the handler raises here at the latest
+        except KeyboardInterrupt:
+            raise ValueError("could not determine the shape of object type 'torch.storage.UntypedStorage'") from None
+    assert ended.value.code == code
+    assert "finished stages are kept" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are the process's again
+
+
+def test_an_error_with_no_signal_behind_it_is_left_alone():
+    with pytest.raises(ValueError, match="a real bug"), _interruptible():
+        raise ValueError("a real bug")
 
 
 def test_predict_keeps_one_line_per_text_and_says_when_it_truncated(compressed):
