@@ -295,15 +295,11 @@ def check(
     sys.exit(report.exit_code)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a cancelled CI job), raised where the process is, so it unwinds like Ctrl-C: the stage being
-    written is removed, finished stages stay."""
-
-
 @contextlib.contextmanager
 def _interruptible():
-    """Ctrl-C and SIGTERM end the run with one line and exit 130 or 143 (128 + the signal), finished stages kept.
-    Only the CLI installs signal handlers; the library changes no process-wide state.
+    """Ctrl-C and SIGTERM (a cancelled CI job) end the run with one line and exit 130 or 143 (128 + the signal):
+    both raise KeyboardInterrupt where the process is, so the stage being written is removed and finished stages
+    stay. Only the CLI installs signal handlers; the library changes no process-wide state.
 
     The handlers note the signal before raising: a signal that lands inside a C or Rust extension can come out as
     that library's own error (safetensors turned one into a ValueError while loading the teacher), and once a
@@ -312,7 +308,7 @@ def _interruptible():
 
     def interrupt(signum, frame):
         received.append(signum)
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        raise KeyboardInterrupt()
 
     # a signal the parent set to be ignored (a background job's Ctrl-C) stays ignored
     watched = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
@@ -322,7 +318,7 @@ def _interruptible():
     except BaseException as e:
         if not received and not isinstance(e, KeyboardInterrupt):
             raise
-        terminated = (received[0] == signal.SIGTERM) if received else isinstance(e, Terminated)
+        terminated = received[:1] == [signal.SIGTERM]
         which, code = ("terminated (SIGTERM)", 143) if terminated else ("interrupted (Ctrl-C)", 130)
         click.secho(
             f"error: {which}: finished stages are kept, a training stage keeps its last checkpoint; "
