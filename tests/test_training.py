@@ -164,13 +164,16 @@ def _tiny_fit(tiny_bert, tmp_path, training=None, **train):
 def test_grad_accumulation_splits_the_batch_without_changing_the_step(tiny_bert, tmp_path):
     """batch_size is the sentences per optimizer step: four micro-batches of 4 give the weights one batch of 16
     gives (dropout off; float rounding apart)."""
+    import torch
+
     sentences = dict(max_train_samples=192)  # 12 whole batches (a last batch smaller than 4 would be skipped)
     whole, _ = _tiny_fit(tiny_bert, tmp_path, **sentences)
     split, result = _tiny_fit(tiny_bert, tmp_path, grad_accumulation=4, **sentences)
     pairs = zip(whole.state_dict().values(), split.state_dict().values(), strict=True)
     worst = max((a - b).abs().max().item() for a, b in pairs)
     assert worst < 1e-5
-    assert result.where == {"device": "cpu", "precision": "no", "processes": 1, "effective_batch": 16, "micro_batch": 4}
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # training.device auto: the GPU where there is one
+    assert result.where == {"device": device, "precision": "no", "processes": 1, "effective_batch": 16, "micro_batch": 4}
 
 
 def test_bf16_on_the_cpu_trains_and_is_recorded_and_fp16_needs_a_gpu(tiny_bert, tmp_path):
