@@ -178,6 +178,17 @@ def test_augmented_copies_use_train_words_and_are_repeatable():
     assert sum(len(s.split()) for s in dropped) < 0.7 * 20 * sum(len(s.split()) for s in train)
 
 
+def test_whole_only_copies_the_sentences_no_longer_train_sentence_contains():
+    """SST-2's train holds every phrase of its parse trees: `whole_only` keeps the sentences, word for word."""
+    from edgebert.data.augment import augment, whole_sentences
+
+    train = ["funny film", "a gripping , funny film", "slow and dull", "and dull", "dull", "fun", "a gripping , funny film"]
+    assert whole_sentences(train) == ["a gripping , funny film", "slow and dull", "fun"]  # "fun" is no word of "funny"
+    assert whole_sentences(["What is it ?", "What is it ? Why ?"]) == ["What is it ? Why ?"]
+    copies = augment(whole_sentences(train), copies=2, seed=0, mask=0, replace=0, ngram=0)
+    assert copies == ["a gripping , funny film"] * 2 + ["slow and dull"] * 2 + ["fun"] * 2
+
+
 def test_the_training_set_adds_augmented_sentences_as_unlabelled_rows(tiny_bert, tmp_path):
     """distill.augment: the train sentences, then their rewritten copies (repeats once) with SOFT labels; the
     reporter says how many."""
@@ -206,5 +217,9 @@ def test_the_training_set_adds_augmented_sentences_as_unlabelled_rows(tiny_bert,
     (tmp_path / "more.txt").write_text("slow and dull\na new sentence\n")  # the first is a train sentence
     also = training_set(TASK, tokenizer, data, DistillConfig(num_layers=1, unlabelled=["more.txt"]), ctx, "distill")
     assert len(also) == 4 and also.features[3]["input_ids"] == tokenizer("a new sentence")["input_ids"]
+    whole = DistillConfig(num_layers=1, augment={"copies": 5, "seed": 1, "whole_only": True})
+    phrases = Dataset(Split([*train.texts, "funny film"], [*train.labels, "1"], "t"), train, train, ("0", "1"))
+    fewer = training_set(TASK, tokenizer, phrases, whole, ctx, "distill")
+    assert len(fewer) == len(more) + 1  # the phrase is a train row, but it gets no copies of its own
     with pytest.raises(ValueError, match="copies"):
         DistillConfig(num_layers=1, augment={"copies": 0})

@@ -57,3 +57,19 @@ def augment(
                 new = new[start : start + n]
             out.append(" ".join(new))
     return out
+
+
+def whole_sentences(sentences: list[str]) -> list[str]:
+    """The sentences no longer one contains word for word, in their order (repeats once): SST-2's train split
+    holds every phrase of its parse trees, and only about 7,000 of its 60,614 rows are whole sentences.
+
+    >>> whole_sentences(["a gripping , funny film", "funny film", "slow and dull", "fun"])
+    ['a gripping , funny film', 'slow and dull', 'fun']
+    """
+    longest_first = sorted(dict.fromkeys(s.strip() for s in sentences if s.strip()), key=len, reverse=True)
+    kept, joined = set(), ""  # the kept sentences, each between spaces, one per line
+    for sentence in longest_first:
+        if f" {sentence} " not in joined:
+            kept.add(sentence)
+            joined += f"\n {sentence} "
+    return [s for s in dict.fromkeys(s.strip() for s in sentences) if s in kept]

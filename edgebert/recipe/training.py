@@ -59,6 +59,11 @@ class Augment(_Config):
     mask: float = Field(0.1, ge=0, le=1, description="probability a word becomes [MASK]")
     replace: float = Field(0.1, ge=0, le=1, description="probability a word becomes a random train word")
     ngram: float = Field(0.25, ge=0, le=1, description="probability only a random 1-5 word n-gram is kept")
+    whole_only: bool = Field(
+        False,
+        description="copy only the train sentences no longer train sentence contains (SST-2's train holds every "
+        "phrase of its sentences; a dataset of whole sentences is unaffected)",
+    )
     seed: int = 0
 
 

@@ -98,7 +98,7 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
     """The train split (its first `max_train_samples`), then the `unlabelled` sentences and the `augment`ed copies
     of the train sentences, which the student learns from the teacher's outputs alone (the task encodes them with
     labels its task loss skips). Repeated sentences, and those the train split already holds, are shown once."""
-    from edgebert.data.augment import augment
+    from edgebert.data.augment import augment, whole_sentences
     from edgebert.data.texts import read_texts
     from edgebert.training.loop import Encoded
 
@@ -110,7 +110,8 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
     texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled") if cfg.unlabelled else []
     if cfg.augment:
         a = cfg.augment
-        texts += augment(train.texts, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token)
+        source = whole_sentences(train.texts) if a.whole_only else train.texts
+        texts += augment(source, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token)
     seen = {t.strip() for t in train.texts}
     texts = [t for t in dict.fromkeys(t.strip() for t in texts if t.strip()) if t not in seen]
     kind = "labelled" if task.LABELLED else "corpus"
