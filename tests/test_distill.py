@@ -182,11 +182,12 @@ def test_whole_only_copies_the_sentences_no_longer_train_sentence_contains():
     """SST-2's train holds every phrase of its parse trees: `whole_only` keeps the sentences, word for word."""
     from edgebert.data.augment import augment, whole_sentences
 
-    train = ["funny film", "a gripping , funny film", "slow and dull", "and dull", "dull", "fun", "a gripping , funny film"]
-    assert whole_sentences(train) == ["a gripping , funny film", "slow and dull", "fun"]  # "fun" is no word of "funny"
+    film, dull = "a gripping , funny film", "slow and dull"
+    train = ["funny film", film, dull, "and dull", "dull", "fun", film]
+    assert whole_sentences(train) == [film, dull, "fun"]  # "fun" is no word of "funny"
     assert whole_sentences(["What is it ?", "What is it ? Why ?"]) == ["What is it ? Why ?"]
     copies = augment(whole_sentences(train), copies=2, seed=0, mask=0, replace=0, ngram=0)
-    assert copies == ["a gripping , funny film"] * 2 + ["slow and dull"] * 2 + ["fun"] * 2
+    assert copies == [film, film, dull, dull, "fun", "fun"]
 
 
 def test_the_training_set_adds_augmented_sentences_as_unlabelled_rows(tiny_bert, tmp_path):

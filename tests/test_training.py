@@ -173,7 +173,7 @@ def test_grad_accumulation_splits_the_batch_without_changing_the_step(tiny_bert,
     worst = max((a - b).abs().max().item() for a, b in pairs)
     assert worst < 1e-5
     device = "cuda" if torch.cuda.is_available() else "cpu"  # training.device auto: the GPU where there is one
-    assert result.where == {"device": device, "precision": "no", "processes": 1, "effective_batch": 16, "micro_batch": 4}
+    assert result.where == dict(device=device, precision="no", processes=1, effective_batch=16, micro_batch=4)
 
 
 def test_bf16_on_the_cpu_trains_and_is_recorded_and_fp16_needs_a_gpu(tiny_bert, tmp_path):
