@@ -161,12 +161,20 @@ def test_sigterm_ends_the_run_like_ctrl_c(tiny_bert, tmp_path):
 def test_a_signal_a_library_turns_into_its_own_error_still_ends_the_run_cleanly(sig, code, capsys):
     """A signal landing inside a C or Rust extension can surface as that library's error (safetensors raised a
     ValueError while loading the teacher); it still exits 128 + the signal with the one line."""
-    with pytest.raises(SystemExit) as ended, _interruptible():
-        try:
-            os.kill(os.getpid(), sig)
-            time.sleep(5)  # the handler raises here at the latest
-        except KeyboardInterrupt:
-            raise ValueError("could not determine the shape of object type 'torch.storage.UntypedStorage'") from None
+    # Ctrl-C as a terminal delivers it: a background job (`make test &`, nohup) starts with SIGINT ignored, and
+    # _interruptible rightly leaves an ignored signal ignored
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as ended, _interruptible():
+            try:
+                os.kill(os.getpid(), sig)
+                time.sleep(5)  # the handler raises here at the latest
+            except KeyboardInterrupt:
+                raise ValueError(
+                    "could not determine the shape of object type 'torch.storage.UntypedStorage'"
+                ) from None
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert ended.value.code == code
     assert "finished stages are kept" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are the process's again
