@@ -172,7 +172,9 @@ def test_grad_accumulation_splits_the_batch_without_changing_the_step(tiny_bert,
     pairs = zip(whole.state_dict().values(), split.state_dict().values(), strict=True)
     worst = max((a - b).abs().max().item() for a, b in pairs)
     assert worst < 1e-5
-    device = "cuda" if torch.cuda.is_available() else "cpu"  # training.device auto: the GPU where there is one
+    # training.device auto, as edgebert.training.devices picks it: CUDA, else Apple MPS, else the CPU
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    device = "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
     assert result.where == dict(device=device, precision="no", processes=1, effective_batch=16, micro_batch=4)
 
 
