@@ -133,12 +133,13 @@ def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, tmp_pa
     assert np.abs(_logits(tmp_path / "m.onnx", tiny_bert) - fp32).max() < 0.1
 
 
-@pytest.mark.parametrize("source, norms", [("model.fused.onnx", 4), ("model.onnx", 5)])
-def test_decomposed_layer_norms_keep_the_outputs_and_stay_elementwise_at_load(
-    tiny_bert, exported, tmp_path, source, norms
+@pytest.mark.parametrize("source, norms, split", [("model.fused.onnx", 4, True), ("model.onnx", 5, False)])
+def test_decomposed_layer_norms_keep_the_outputs_and_stay_split_at_load(
+    tiny_bert, exported, tmp_path, source, norms, split
 ):
-    """Every (Skip)LayerNormalization becomes elementwise ops (the fused graph's embedding norm sits inside
-    EmbedLayerNormalization and stays); ONNX Runtime does not fuse them back when it loads the file."""
+    """The fused graph's SkipLayerNormalizations become Sum and LayerNormalization (its embedding norm sits
+    inside EmbedLayerNormalization and stays); the unfused graph's LayerNormalizations, which ONNX Runtime would
+    fuse with their Adds at load, become elementwise ops. ONNX Runtime fuses neither back when it loads the file."""
     from edgebert.stages.export import fusions_at_load
 
     as_is, rewritten = tmp_path / "as_is.onnx", tmp_path / "ops.onnx"
@@ -146,12 +147,45 @@ def test_decomposed_layer_norms_keep_the_outputs_and_stay_elementwise_at_load(
     info = build(QuantScheme(mode="dynamic", layer_norm="decomposed"), exported / source, rewritten)
     assert info["layer_norms_decomposed"] == norms
     ops = [n.op_type for n in onnx.load(str(rewritten)).graph.node]
-    assert not {"LayerNormalization", "SkipLayerNormalization"} & set(ops) and ops.count("ReduceMean") == 2 * norms
-    loaded = fusions_at_load(rewritten, tmp_path)
-    assert not {"LayerNormalization", "SkipLayerNormalization"} & set(loaded)
+    assert "SkipLayerNormalization" not in ops
+    if split:
+        assert ops.count("LayerNormalization") == ops.count("Sum") == norms and "ReduceMean" not in ops
+    else:
+        assert "LayerNormalization" not in ops and ops.count("ReduceMean") == 2 * norms
+    assert "SkipLayerNormalization" not in fusions_at_load(rewritten, tmp_path)
     assert "SkipLayerNormalization" in fusions_at_load(as_is, tmp_path)  # what it would have been
     assert np.abs(_logits(rewritten, tiny_bert) - _logits(as_is, tiny_bert)).max() < 1e-4
     assert not list(tmp_path.glob(".*decomposed*"))
+
+
+def test_a_skip_layer_norm_without_bias_stays_split_at_load(tmp_path):
+    """Add(x, skip) and LayerNormalization is what ONNX Runtime fuses at load; Sum(x, skip) it leaves alone."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgebert.graph.layer_norm import decompose_layer_norms
+    from edgebert.stages.export import fusions_at_load
+
+    rng = np.random.default_rng(0)
+    shape = ["batch", "sequence", 16]
+    graph = helper.make_graph(
+        [helper.make_node("SkipLayerNormalization", ["x", "skip", "g", "b"], ["y"], domain="com.microsoft")],
+        "sln",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("x", "skip")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [numpy_helper.from_array(rng.random(16, dtype=np.float32), n) for n in ("g", "b")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    model.ir_version = 8
+    source, split = tmp_path / "sln.onnx", tmp_path / "split.onnx"
+    onnx.save(model, str(source))
+    assert decompose_layer_norms(source, split) == 1
+    assert [n.op_type for n in onnx.load(str(split)).graph.node] == ["Sum", "LayerNormalization"]
+    assert "SkipLayerNormalization" not in fusions_at_load(split, tmp_path)
+    feed = {n: rng.standard_normal((2, 8, 16), dtype=np.float32) for n in ("x", "skip")}
+    run = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feed)[0] for p in (source, split)]
+    assert np.abs(run[0] - run[1]).max() < 1e-5
 
 
 def test_decomposed_layer_norms_are_a_cpu_form():

@@ -1,15 +1,22 @@
-"""Layer normalisation as plain elementwise operators: every LayerNormalization and SkipLayerNormalization node
-(the residual Add and bias folded in) rewritten as Add, ReduceMean, Sub, Mul, Sqrt, Div. Same arithmetic, other
-kernels.
+"""SkipLayerNormalization split back into plain operators: Sum (input + skip + bias), then ONNX's own
+LayerNormalization. Same arithmetic, other kernels.
 
-Why: ONNX Runtime 1.32's CPU LayerNormalization kernel is slow on some hosts. On a 2-core Intel Xeon with AVX-512
-VNNI and AMX (2026-11-26) one LayerNormalization of 128 x 384 took 310 us against 78 us for the same normalisation
-as elementwise operators, and the six SkipLayerNormalizations were 34-43% of a pruned 3-layer INT8 student's time
-at seq 128 (1 thread). ONNX Runtime 1.32's load-time optimiser leaves this form (the square as Mul(d, d)) unfused,
-so the rewrite survives loading (a test checks). Whether it is faster is a property of the host and the ORT build,
-so it is an `auto` candidate (`QuantScheme.layer_norm: decomposed`), timed against the fused form, never a blanket
-rewrite. Written by hand: ONNX Runtime's transformer optimiser only fuses these patterns, and I found no tool that
-splits them back.
+Why: ONNX Runtime 1.32's CPU SkipLayerNormalization kernel is slow on some hosts, and its transformer optimiser
+puts one after every attention and FFN block. On a 2-core Intel Xeon with AVX-512 VNNI and AMX (2026-11-27, one
+thread, 300 calls each, median) one SkipLayerNormalization of 128 x 384 took 327 us, the same Add + Add +
+LayerNormalization 46 us, and LayerNormalization alone 35 us. In a 3-layer 384-wide INT8 student (the fused export,
+dynamic INT8, 15 paired rounds) the split form was 1.47x faster than the fused one at seq 128 and 1.56x at seq 32
+at one thread, 1.23x and 1.49x at two; the elementwise form below was 1.42x, 1.42x, 1.13x and 1.42x.
+Sum, not Add: ONNX Runtime's load-time SkipLayerNormFusion turns Add (+ Add) + LayerNormalization back into the
+slow node, and it only looks for Add (a test checks the loaded graph). One Sum of three inputs timed the same as two
+Adds (4.80 vs 4.85 ms at seq 128, 0.70 vs 0.71 at seq 32, one thread).
+
+Before opset 17 ONNX has no LayerNormalization, so there, and for the LayerNormalization nodes of an unfused
+export (which ORT fuses into SkipLayerNormalization at load), a norm becomes elementwise operators: ReduceMean, Sub,
+Mul, Sqrt, Div (the square as Mul(d, d), which ORT's LayerNormFusion leaves alone).
+Whether any of this is faster is a property of the host and the ORT build, so it is an `auto` candidate
+(`QuantScheme.layer_norm: decomposed`), timed against the fused form, never a blanket rewrite. Written by hand:
+ONNX Runtime's transformer optimiser only fuses these patterns, and I found no tool that splits them back.
 
     >>> decompose_layer_norms(Path("model.int8.onnx"), Path("model.int8.ln.onnx"))
     6
@@ -22,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 _NORMS = ("LayerNormalization", "SkipLayerNormalization")
+_DEFAULT_EPSILON = {"LayerNormalization": 1e-5, "SkipLayerNormalization": 1e-12}  # the operators' own defaults
 
 
 def decompose_layer_norms(source: Path, target: Path) -> int:
-    """Write `source` with its last-axis layer norms as elementwise ops to `target`; returns how many it rewrote.
+    """Write `source` with its last-axis layer norms split (see above) to `target`; returns how many it rewrote.
     A node whose mean, inverse deviation or sum output is read elsewhere is left as it is."""
     import onnx
 
@@ -40,7 +48,8 @@ def decompose_layer_norms(source: Path, target: Path) -> int:
             nodes.append(node)
             continue
         prefix = f"{node.name or node.output[0]}/decomposed"
-        added, initializers = _elementwise(node, prefix, opset)
+        split = _split if node.op_type == "SkipLayerNormalization" and opset >= 17 else _elementwise
+        added, initializers = split(node, prefix, opset)
         for i, new in enumerate(added):
             new.name = f"{prefix}/{i}_{new.op_type}"
         nodes.extend(added)
@@ -52,10 +61,25 @@ def decompose_layer_norms(source: Path, target: Path) -> int:
     return count
 
 
+def _split(node, p: str, opset: int) -> tuple[list, list]:
+    """Sum(x, skip, bias) then LayerNormalization: ORT's SkipLayerNormFusion only looks for Add."""
+    from onnx import helper
+
+    eps = next((a.f for a in node.attribute if a.name == "epsilon"), _DEFAULT_EPSILON[node.op_type])
+    x, skip, gamma = node.input[:3]
+    beta = node.input[3] if len(node.input) > 3 else ""
+    bias = node.input[4] if len(node.input) > 4 else ""
+    norm = [f"{p}/sum", gamma, *([beta] if beta else [])]
+    return [
+        helper.make_node("Sum", [x, skip, *([bias] if bias else [])], [f"{p}/sum"]),
+        helper.make_node("LayerNormalization", norm, [node.output[0]], axis=-1, epsilon=eps),
+    ], []
+
+
 def _elementwise(node, p: str, opset: int) -> tuple[list, list]:
     from onnx import helper, numpy_helper
 
-    eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+    eps = next((a.f for a in node.attribute if a.name == "epsilon"), _DEFAULT_EPSILON[node.op_type])
     inits = [numpy_helper.from_array(np.array(eps, np.float32), f"{p}/epsilon")]
     nodes = []
     if node.op_type == "SkipLayerNormalization":  # input + skip (+ bias), then the norm
