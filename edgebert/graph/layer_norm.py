@@ -5,11 +5,11 @@ Why: ONNX Runtime 1.32's CPU SkipLayerNormalization kernel is slow on some hosts
 puts one after every attention and FFN block. On a 2-core Intel Xeon with AVX-512 VNNI and AMX (2026-11-27, one
 thread, 300 calls each, median) one SkipLayerNormalization of 128 x 384 took 327 us, the same Add + Add +
 LayerNormalization 46 us, and LayerNormalization alone 35 us. In a 3-layer 384-wide INT8 student (the fused export,
-dynamic INT8, 15 paired rounds) the split form was 1.47x faster than the fused one at seq 128 and 1.56x at seq 32
-at one thread, 1.23x and 1.49x at two; the elementwise form below was 1.42x, 1.42x, 1.13x and 1.42x.
+dynamic INT8, 15 paired rounds) this split was 1.34x faster than the fused graph at seq 128 and 1.58x at seq 32
+at one thread, 1.24x and 1.81x at two; the elementwise form below 1.25x, 1.40x, 1.08x and 1.24x (architecture.md).
 Sum, not Add: ONNX Runtime's load-time SkipLayerNormFusion turns Add (+ Add) + LayerNormalization back into the
 slow node, and it only looks for Add (a test checks the loaded graph). One Sum of three inputs timed the same as two
-Adds (4.80 vs 4.85 ms at seq 128, 0.70 vs 0.71 at seq 32, one thread).
+Adds (28 us for 128 x 384 at one and two threads).
 
 Before opset 17 ONNX has no LayerNormalization, so there, and for the LayerNormalization nodes of an unfused
 export (which ORT fuses into SkipLayerNormalization at load), a norm becomes elementwise operators: ReduceMean, Sub,
