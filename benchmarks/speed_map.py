@@ -26,24 +26,16 @@ from pathlib import Path
 import numpy as np
 
 
-def auto_class(task: str):
-    import transformers
-
-    return {
-        "text-classification": transformers.AutoModelForSequenceClassification,
-        "token-classification": transformers.AutoModelForTokenClassification,
-    }[task]
-
-
 def student(teacher_dir: Path, task: str, layers: int, heads: int, ffn: int, labels: int, out: Path) -> Path:
     import torch
     from transformers import AutoConfig
 
     from edgebert.pruning.surgery import PrunePlan, apply_plan
+    from edgebert.tasks import get
 
     config = AutoConfig.from_pretrained(teacher_dir, num_hidden_layers=layers, num_labels=labels)
     torch.manual_seed(0)
-    model = auto_class(task).from_config(config).eval()
+    model = get(task).model_class().from_config(config).eval()
     total = config.num_attention_heads
     plan = PrunePlan(
         heads={i: list(range(heads, total)) for i in range(layers)} if heads < total else {},
@@ -95,7 +87,7 @@ def main() -> None:
     from edgebert.timing.bench import onnx_runner, paired_rounds, torch_runner, torch_threads
     from edgebert.timing.machine import describe, summary
 
-    teacher = auto_class(args.task).from_pretrained(args.teacher, num_labels=args.labels).eval()
+    teacher = get(args.task).model_class().from_pretrained(args.teacher, num_labels=args.labels).eval()
     cfg, host = teacher.config, summary(describe())
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
