@@ -133,13 +133,11 @@ def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, tmp_pa
     assert np.abs(_logits(tmp_path / "m.onnx", tiny_bert) - fp32).max() < 0.1
 
 
-@pytest.mark.parametrize("source, norms, split", [("model.fused.onnx", 4, True), ("model.onnx", 5, False)])
-def test_decomposed_layer_norms_keep_the_outputs_and_stay_split_at_load(
-    tiny_bert, exported, tmp_path, source, norms, split
-):
+@pytest.mark.parametrize("source, norms", [("model.fused.onnx", 4), ("model.onnx", 5)])
+def test_decomposed_layer_norms_keep_the_outputs_and_stay_split_at_load(tiny_bert, exported, tmp_path, source, norms):
     """The fused graph's SkipLayerNormalizations become Sum and LayerNormalization (its embedding norm sits
-    inside EmbedLayerNormalization and stays); the unfused graph's LayerNormalizations, which ONNX Runtime would
-    fuse with their Adds at load, become elementwise ops. ONNX Runtime fuses neither back when it loads the file."""
+    inside EmbedLayerNormalization and stays); in the unfused graph the Add before each LayerNormalization, which
+    ONNX Runtime would fuse with it at load, becomes a Sum. ONNX Runtime fuses neither back when it loads the file."""
     from edgebert.stages.export import fusions_at_load
 
     as_is, rewritten = tmp_path / "as_is.onnx", tmp_path / "ops.onnx"
@@ -147,15 +145,26 @@ def test_decomposed_layer_norms_keep_the_outputs_and_stay_split_at_load(
     info = build(QuantScheme(mode="dynamic", layer_norm="decomposed"), exported / source, rewritten)
     assert info["layer_norms_decomposed"] == norms
     ops = [n.op_type for n in onnx.load(str(rewritten)).graph.node]
-    assert "SkipLayerNormalization" not in ops
-    if split:
-        assert ops.count("LayerNormalization") == ops.count("Sum") == norms and "ReduceMean" not in ops
-    else:
-        assert "LayerNormalization" not in ops and ops.count("ReduceMean") == 2 * norms
+    assert "SkipLayerNormalization" not in ops and "ReduceMean" not in ops
+    assert ops.count("LayerNormalization") == ops.count("Sum") == norms
     assert "SkipLayerNormalization" not in fusions_at_load(rewritten, tmp_path)
     assert "SkipLayerNormalization" in fusions_at_load(as_is, tmp_path)  # what it would have been
     assert np.abs(_logits(rewritten, tiny_bert) - _logits(as_is, tiny_bert)).max() < 1e-4
     assert not list(tmp_path.glob(".*decomposed*"))
+
+
+def test_a_4bit_table_keeps_its_embedding_norm_unfused_at_load(tiny_bert, exported, tmp_path):
+    """With the embeddings left unfused for a 4-bit table, the embedding norm is a plain LayerNormalization after
+    Adds; split, no norm of the loaded graph is SkipLayerNormalization."""
+    from edgebert.stages.export import fuse, fusions_at_load
+
+    unfused = tmp_path / "unfused.onnx"
+    fuse(exported / "model.onnx", unfused, 4, 32, embeddings=False)
+    out = tmp_path / "m.onnx"
+    info = build(QuantScheme(mode="dynamic", embeddings="int4", layer_norm="decomposed"), unfused, out)
+    assert info["layer_norms_decomposed"] == 5  # 2 layers x 2, and the embeddings'
+    loaded = fusions_at_load(out, tmp_path)
+    assert loaded["LayerNormalization"] == 5 and "SkipLayerNormalization" not in loaded
 
 
 def test_a_skip_layer_norm_without_bias_stays_split_at_load(tmp_path):

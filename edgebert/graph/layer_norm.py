@@ -12,9 +12,10 @@ Sum, not Add: ONNX Runtime's load-time SkipLayerNormFusion turns Add (+ Add) + L
 slow node, and it only looks for Add (a test checks the loaded graph). One Sum of three inputs timed the same as two
 Adds (28 us for 128 x 384 at one and two threads).
 
-Before opset 17 ONNX has no LayerNormalization, so there, and for the LayerNormalization nodes of an unfused
-export (which ORT fuses into SkipLayerNormalization at load), a norm becomes elementwise operators: ReduceMean, Sub,
-Mul, Sqrt, Div (the square as Mul(d, d), which ORT's LayerNormFusion leaves alone).
+A plain LayerNormalization (an unfused export's, or the embedding norm of a fused graph whose embeddings stay
+unfused for a 4-bit table) is kept; the Add feeding it becomes a Sum, which ORT then cannot fuse with it into the
+slow node at load. Before opset 17 ONNX has no LayerNormalization, so there a norm becomes elementwise operators:
+ReduceMean, Sub, Mul, Sqrt, Div (the square as Mul(d, d), which ORT's LayerNormFusion leaves alone).
 Whether any of this is faster is a property of the host and the ORT build, so it is an `auto` candidate
 (`QuantScheme.layer_norm: decomposed`), timed against the fused form, never a blanket rewrite. Written by hand:
 ONNX Runtime's transformer optimiser only fuses these patterns, and I found no tool that splits them back.
@@ -42,10 +43,18 @@ def decompose_layer_norms(source: Path, target: Path) -> int:
     graph = model.graph
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    producer = {name: node for node in graph.node for name in node.output}
     nodes, count = [], 0
     for node in graph.node:
         axis = next((a.i for a in node.attribute if a.name == "axis"), -1)  # SkipLayerNormalization has none: last
         if node.op_type not in _NORMS or any(o in read for o in node.output[1:] if o) or axis != -1:
+            nodes.append(node)
+            continue
+        if node.op_type == "LayerNormalization" and opset >= 17:  # its kernel is fast: only keep ORT from fusing it
+            add = producer.get(node.input[0])
+            if add is not None and add.op_type == "Add":
+                add.op_type = "Sum"  # the same arithmetic (both broadcast), in a node SkipLayerNormFusion ignores
+                count += 1
             nodes.append(node)
             continue
         prefix = f"{node.name or node.output[0]}/decomposed"

@@ -54,8 +54,9 @@ class QuantScheme(_Config):
     embedding_block: Literal[16, 32, 64, 128] = 32
     calibrator: Calibrator | None = None  # static only; None: quantize.calibration.method
     keep_fp32: list[str] = Field(default_factory=list, description="node groups (embeddings, layer.N, head) or names")
-    # decomposed: SkipLayerNormalization split into Sum + LayerNormalization (elementwise ops before opset 17),
-    # which ONNX Runtime's CPU kernels run faster on some hosts (edgebert.graph.layer_norm); not with fp16
+    # decomposed: SkipLayerNormalization split into Sum + LayerNormalization, and Add + LayerNormalization made
+    # Sum + LayerNormalization (elementwise ops before opset 17), which ONNX Runtime's CPU kernels run faster on
+    # some hosts (edgebert.graph.layer_norm); not with fp16
     layer_norm: Literal["fused", "decomposed"] = "fused"
 
     @model_validator(mode="after")
