@@ -155,16 +155,18 @@ def test_decomposed_layer_norms_keep_the_outputs_and_stay_split_at_load(tiny_ber
 
 def test_a_4bit_table_keeps_its_embedding_norm_unfused_at_load(tiny_bert, exported, tmp_path):
     """With the embeddings left unfused for a 4-bit table, the embedding norm is a plain LayerNormalization after
-    Adds; split, no norm of the loaded graph is SkipLayerNormalization."""
+    Adds: it stays a LayerNormalization (not elementwise operators) and ORT does not fuse it at load."""
     from edgebert.stages.export import fuse, fusions_at_load
 
     unfused = tmp_path / "unfused.onnx"
     fuse(exported / "model.onnx", unfused, 4, 32, embeddings=False)
-    out = tmp_path / "m.onnx"
+    as_is, out = tmp_path / "as_is.onnx", tmp_path / "m.onnx"
+    build(QuantScheme(mode="dynamic", embeddings="int4"), unfused, as_is)
     info = build(QuantScheme(mode="dynamic", embeddings="int4", layer_norm="decomposed"), unfused, out)
     assert info["layer_norms_decomposed"] == 5  # 2 layers x 2, and the embeddings'
     loaded = fusions_at_load(out, tmp_path)
     assert loaded["LayerNormalization"] == 5 and "SkipLayerNormalization" not in loaded
+    assert np.abs(_logits(out, tiny_bert) - _logits(as_is, tiny_bert)).max() < 1e-4
 
 
 def test_a_skip_layer_norm_without_bias_stays_split_at_load(tmp_path):
