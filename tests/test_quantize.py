@@ -133,6 +133,72 @@ def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, tmp_pa
     assert np.abs(_logits(tmp_path / "m.onnx", tiny_bert) - fp32).max() < 0.1
 
 
+def _folded_table(model: Path, tmp_path: Path) -> np.ndarray:
+    """The word-embedding table of `model` as ONNX Runtime holds it after loading (constant folding done)."""
+    from onnx import numpy_helper
+
+    from edgebert.quantization.mixed_table import word_table
+
+    optimized = tmp_path / f"{model.stem}.loaded.onnx"
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(optimized)
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    graph = onnx.load(str(optimized)).graph
+    assert not {"BitShift", "Mod", "Round"} & {n.op_type for n in graph.node}  # the unpacking ran at load
+    return numpy_helper.to_array(word_table(graph, model.name))
+
+
+@pytest.mark.parametrize("source", ["model.fused.onnx", "model.onnx"])
+def test_mixed_embeddings_keep_frequent_rows_exact_and_unpack_at_load(tiny_bert, exported, tmp_path, source):
+    """`embeddings: mixed` stores the rare rows in 4 bits: a smaller file, the INT8 table again once ONNX Runtime
+    has loaded it (frequent rows bit for bit, rare ones within half a 4-bit step), and the fused graph kept."""
+    from edgebert.quantization.mixed_table import frequent_rows, piece_counts
+    from edgebert.stages.export import fusions_at_load
+
+    counts = piece_counts(tiny_bert / "tokenizer.json", [s for s, _ in demo_rows("train")])
+    int8, mixed = tmp_path / "int8.onnx", tmp_path / "mixed.onnx"
+    build(QuantScheme(mode="dynamic"), exported / source, int8)
+    scheme = QuantScheme(mode="dynamic", embeddings="mixed", embedding_coverage=0.8, embedding_block=32)
+    info = build(scheme, exported / source, mixed, piece_counts=counts)
+    keep = frequent_rows(counts, 0.8)
+    assert info["int8_rows"] == len(keep) and info["int4_rows"] == len(counts) - len(keep) > len(keep)
+
+    def table_bytes(path):  # the tiny file is mostly graph; the table is what shrinks
+        return sum(t.ByteSize() for t in onnx.load(str(path)).graph.initializer if "word_embeddings" in t.name)
+
+    assert table_bytes(mixed) < 0.85 * table_bytes(int8)  # 20 bytes a 4-bit row of 32, 32 an INT8 one
+    assert "BitShift" in {n.op_type for n in onnx.load(str(mixed)).graph.node}
+    before, after = _folded_table(int8, tmp_path), _folded_table(mixed, tmp_path)
+    assert after.dtype == before.dtype and after.shape == before.shape
+    assert np.array_equal(after[keep], before[keep])
+    rare = np.setdiff1d(np.arange(len(before)), keep)
+    blocks = before[rare].astype(np.int32).reshape(len(rare), -1, 32)
+    half_step = (blocks.max(-1) - blocks.min(-1)) / 15 / 2 + 0.51
+    error = np.abs(after[rare].astype(np.int32) - before[rare]).reshape(blocks.shape).max(-1)
+    assert (error <= half_step).all() and error.max() > 0
+    assert fusions_at_load(mixed, tmp_path) == fusions_at_load(int8, tmp_path)
+    assert np.abs(_logits(mixed, tiny_bert) - _logits(int8, tiny_bert)).max() < 0.1
+    assert not list(tmp_path.glob(".*mixed*"))
+
+
+def test_mixed_embeddings_name_what_they_need(tiny_bert, exported, tmp_path):
+    from edgebert.quantization.mixed_table import frequent_rows, pack_rare_rows
+
+    assert frequent_rows(np.array([5, 0, 3, 2]), 0.8).tolist() == [0, 2]  # 5 + 3 of 10 reach 80%
+    assert frequent_rows(np.array([5, 0, 3, 2]), 1.0).tolist() == [0, 2, 3]
+    counts = np.ones(64, np.int64)
+    with pytest.raises(StageError, match="is not INT8: quantize the embeddings"):
+        pack_rare_rows(exported / "model.fused.onnx", tmp_path / "m.onnx", counts, 0.5, 16)
+    with pytest.raises(StageError, match="embedding_block 64 does not divide the embedding width 32"):
+        build(
+            QuantScheme(embeddings="mixed", embedding_block=64),
+            exported / "model.onnx",
+            tmp_path / "m.onnx",
+            piece_counts=counts,
+        )
+
+
 @pytest.mark.parametrize("source, norms", [("model.fused.onnx", 4), ("model.onnx", 5)])
 def test_decomposed_layer_norms_keep_the_outputs_and_stay_split_at_load(tiny_bert, exported, tmp_path, source, norms):
     """The fused graph's SkipLayerNormalizations become Sum and LayerNormalization (its embedding norm sits

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from edgebert.errors import StageError
 from edgebert.quantization.calibration import Feeds
 from edgebert.quantization.candidates import candidates, name
@@ -112,6 +114,7 @@ class AutoContext:
     max_mb: float | None = None  # the size gate's file limit: larger candidates are not kept
     # two models' outputs -> primary metric of the first minus the second's, {"value", "low", "high"} (95%, paired)
     compare: Callable[[object, object], dict] | None = None
+    piece_counts: np.ndarray | None = None  # token id -> occurrences in train, for `embeddings: mixed`
 
 
 def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) -> dict:
@@ -165,7 +168,7 @@ def _trial(
     folder.mkdir(parents=True, exist_ok=True)
     trial = Trial(label, scheme, folder / "model.onnx", rescue_of=rescue_of)
     try:
-        trial.built = build(scheme, source, trial.path, ctx.calibration, cfg.calibration)
+        trial.built = build(scheme, source, trial.path, ctx.calibration, cfg.calibration, piece_counts=ctx.piece_counts)
         trial.mb = round(trial.path.stat().st_size / 1e6, 2)
     except StageError as e:
         trial.error = str(e)

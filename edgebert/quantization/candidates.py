@@ -75,7 +75,12 @@ def name(scheme: QuantScheme, default_calibrator: str = "percentile") -> str:
     if scheme.mode in ("dynamic", "static"):
         base += "-pc" if scheme.per_channel else ""
         base += "-7bit" if scheme.reduce_range else ""
-        base += {True: "", False: "-fp32emb", "int4": f"-int4emb{scheme.embedding_block}"}[scheme.embeddings]
+        base += {
+            True: "",
+            False: "-fp32emb",
+            "int4": f"-int4emb{scheme.embedding_block}",
+            "mixed": f"-mixedemb{scheme.embedding_coverage * 100:g}-{scheme.embedding_block}",
+        }[scheme.embeddings]
     if scheme.layer_norm == "decomposed":
         base += "-ln-ops"
     if scheme.keep_fp32:

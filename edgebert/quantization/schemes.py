@@ -8,6 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from edgebert.errors import RecipeError, StageError
 from edgebert.quantization import groups
 from edgebert.quantization.calibration import Feeds, reader
@@ -21,8 +23,10 @@ def build(
     calibration: list[Feeds] | None = None,
     calibration_cfg: CalibrationConfig | None = None,
     only_nodes: list[str] | None = None,
+    piece_counts: np.ndarray | None = None,
 ) -> dict:
-    """Quantize `source` into `target`; `only_nodes` quantizes just those nodes (the sensitivity analysis)."""
+    """Quantize `source` into `target`; `only_nodes` quantizes just those nodes (the sensitivity analysis).
+    `piece_counts` (token id -> occurrences in the train split) places the rows of `embeddings: mixed`."""
     exclude = groups.resolve(source, scheme.keep_fp32)
     int8_source, int4 = source, {}
     if scheme.mode in ("dynamic", "static") and scheme.embeddings == "int4":
@@ -39,6 +43,8 @@ def build(
         _check_something_quantized(target, source)
     if scheme.layer_norm == "decomposed":
         info["layer_norms_decomposed"] = _decompose(target)
+    if scheme.mode in ("dynamic", "static") and scheme.embeddings == "mixed" and only_nodes is None:
+        info.update(_mixed(scheme, target, piece_counts))
     return {"mode": scheme.mode, **info, **int4, "kept_fp32": scheme.keep_fp32, "fp32_nodes": len(exclude)}
 
 
@@ -52,6 +58,20 @@ def _decompose(target: Path) -> int:
     finally:
         scratch.unlink(missing_ok=True)
     return count
+
+
+def _mixed(scheme: QuantScheme, target: Path, counts: np.ndarray | None) -> dict:
+    from edgebert.quantization.mixed_table import pack_rare_rows
+
+    if counts is None:
+        raise ValueError("embeddings mixed needs the train split's word-piece counts")
+    scratch = target.with_name(f".{target.stem}.mixed.onnx")
+    try:
+        info = pack_rare_rows(target, scratch, counts, scheme.embedding_coverage, scheme.embedding_block)
+        scratch.replace(target)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return info
 
 
 def _build(scheme, source, target, exclude, only_nodes, calibration, calibration_cfg) -> dict:

@@ -49,9 +49,12 @@ class QuantScheme(_Config):
     symmetric: bool = False  # static only: symmetric activation ranges
     # the word-embedding table, most of a small model's bytes: true INT8, false FP32, int4 4-bit in blocks of
     # `embedding_block` values along the hidden axis, each block with its own scale (ONNX Runtime's
-    # GatherBlockQuantized; the fused export then keeps the embeddings unfused)
-    embeddings: bool | Literal["int4"] = True
+    # GatherBlockQuantized; the fused export then keeps the embeddings unfused); mixed: INT8 in memory, and in the
+    # file the rows of the pieces that make `embedding_coverage` of the train split INT8, the rest 4-bit in
+    # blocks, unpacked when ONNX Runtime loads the model (edgebert.quantization.mixed_table; the export stays fused)
+    embeddings: bool | Literal["int4", "mixed"] = True
     embedding_block: Literal[16, 32, 64, 128] = 32
+    embedding_coverage: float = Field(0.96, gt=0, le=1)
     calibrator: Calibrator | None = None  # static only; None: quantize.calibration.method
     keep_fp32: list[str] = Field(default_factory=list, description="node groups (embeddings, layer.N, head) or names")
     # decomposed: SkipLayerNormalization split into Sum + LayerNormalization, and Add + LayerNormalization made

@@ -25,6 +25,7 @@ from edgebert.progress import Reporter
 from edgebert.quantization.auto import AutoContext
 from edgebert.quantization.calibration import calibration_feeds
 from edgebert.quantization.candidates import candidates
+from edgebert.quantization.mixed_table import piece_counts
 from edgebert.quantization.schemes import build, require_gpu
 from edgebert.recipe import BenchmarkConfig, QuantizeConfig, QuantScheme, SizeGate
 from edgebert.runtime.session import fixed_shape, make_session
@@ -77,14 +78,20 @@ def run_quantize(
         if inputs is None:
             raise ValueError("static quantization needs QuantizeInputs")
         calibration = calibration_feeds(_padded_encoder(inputs), inputs.data.train.texts, cfg.calibration)
+    counts = None
+    if any(s.embeddings == "mixed" for s in wanted):
+        if inputs is None:
+            raise ValueError("embeddings mixed needs QuantizeInputs")
+        counts = piece_counts(inputs.tokenizer, inputs.data.train.texts)
     summary: dict = {}
     if scheme is not None:
-        summary.update(build(scheme, source, target, calibration, cfg.calibration))
+        summary.update(build(scheme, source, target, calibration, cfg.calibration, piece_counts=counts))
         summary["scheme"] = scheme.model_dump(mode="json")
     else:
         from edgebert.quantization.auto import run_auto
 
         ctx = _auto_context(inputs, calibration, cfg.auto.eval_samples, cfg.auto.workload)
+        ctx.piece_counts = counts
         result = run_auto(cfg, source, out / "candidates", ctx)
         result["teacher_accuracy"] = round(ctx.bound + inputs.max_drop, 6)
         result["eval_sentences"] = ctx.n
