@@ -149,8 +149,12 @@ def _folded_table(model: Path, tmp_path: Path) -> np.ndarray:
     return numpy_helper.to_array(word_table(graph, model.name))
 
 
-@pytest.mark.parametrize("source", ["model.fused.onnx", "model.onnx"])
-def test_mixed_embeddings_keep_frequent_rows_exact_and_unpack_at_load(tiny_bert, exported, tmp_path, source):
+@pytest.mark.parametrize(
+    "mode, source", [("dynamic", "model.fused.onnx"), ("dynamic", "model.onnx"), ("static", "model.onnx")]
+)
+def test_mixed_embeddings_keep_frequent_rows_exact_and_unpack_at_load(
+    tiny_bert, exported, calibration, tmp_path, mode, source
+):
     """`embeddings: mixed` stores the rare rows in 4 bits: a smaller file, the INT8 table again once ONNX Runtime
     has loaded it (frequent rows bit for bit, rare ones within half a 4-bit step), and the fused graph kept."""
     from edgebert.quantization.mixed_table import frequent_rows, piece_counts
@@ -158,9 +162,9 @@ def test_mixed_embeddings_keep_frequent_rows_exact_and_unpack_at_load(tiny_bert,
 
     counts = piece_counts(tiny_bert / "tokenizer.json", [s for s, _ in demo_rows("train")])
     int8, mixed = tmp_path / "int8.onnx", tmp_path / "mixed.onnx"
-    build(QuantScheme(mode="dynamic"), exported / source, int8)
-    scheme = QuantScheme(mode="dynamic", embeddings="mixed", embedding_coverage=0.8, embedding_block=32)
-    info = build(scheme, exported / source, mixed, piece_counts=counts)
+    build(QuantScheme(mode=mode), exported / source, int8, calibration)
+    scheme = QuantScheme(mode=mode, embeddings="mixed", embedding_coverage=0.8, embedding_block=32)
+    info = build(scheme, exported / source, mixed, calibration, piece_counts=counts)
     keep = frequent_rows(counts, 0.8)
     assert info["int8_rows"] == len(keep) and info["int4_rows"] == len(counts) - len(keep) > len(keep)
 
@@ -188,7 +192,7 @@ def test_mixed_embeddings_name_what_they_need(tiny_bert, exported, tmp_path):
     assert frequent_rows(np.array([5, 0, 3, 2]), 0.8).tolist() == [0, 2]  # 5 + 3 of 10 reach 80%
     assert frequent_rows(np.array([5, 0, 3, 2]), 1.0).tolist() == [0, 2, 3]
     counts = np.ones(64, np.int64)
-    with pytest.raises(StageError, match="is not INT8: quantize the embeddings"):
+    with pytest.raises(StageError, match="stayed FP32: take `embeddings` out of quantize keep_fp32"):
         pack_rare_rows(exported / "model.fused.onnx", tmp_path / "m.onnx", counts, 0.5, 16)
     with pytest.raises(StageError, match="embedding_block 64 does not divide the embedding width 32"):
         build(

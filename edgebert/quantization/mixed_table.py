@@ -33,10 +33,8 @@ def piece_counts(tokenizer_json: Path, texts: list[str]) -> np.ndarray:
     tokenizer = Tokenizer.from_file(str(tokenizer_json))
     tokenizer.no_truncation()
     tokenizer.no_padding()
-    counts = np.zeros(tokenizer.get_vocab_size(with_added_tokens=True), np.int64)
-    for encoding in tokenizer.encode_batch(texts):
-        np.add.at(counts, encoding.ids, 1)
-    return counts
+    ids = [i for encoding in tokenizer.encode_batch(texts) for i in encoding.ids]
+    return np.bincount(np.asarray(ids, np.int64), minlength=tokenizer.get_vocab_size(with_added_tokens=True))
 
 
 def frequent_rows(counts: np.ndarray, coverage: float) -> np.ndarray:
@@ -167,7 +165,7 @@ def word_table(graph, model_name: str):
         if table is not None and table.data_type in (2, 3):  # UINT8, INT8
             return table
         raise StageError(
-            f"embeddings mixed packs an INT8 word-embedding table, and {model_name}'s is not INT8: "
-            "quantize the embeddings (mode dynamic or static) or set embeddings to true"
+            f"embeddings mixed packs an INT8 word-embedding table, and {model_name}'s stayed FP32: take "
+            "`embeddings` out of quantize keep_fp32, or set embeddings to false"
         )
     raise StageError(f"embeddings mixed: {model_name} has no word-embedding lookup of input_ids to pack")
