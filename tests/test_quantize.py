@@ -442,10 +442,10 @@ def test_the_report_says_which_rule_kept_the_winner():
     assert "kept the most accurate, fp32" in _auto_verdict(older | {"bound": 0.95, "winner": "fp32"})
 
 
-def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_bert, exported, tmp_path):
+def _demo_inputs(tiny_bert: Path, exported: Path) -> QuantizeInputs:
     split = lambda name: Split(*map(list, zip(*demo_rows(name), strict=True)), name)  # noqa: E731
     data = Dataset(split("train"), split("dev"), split("test"), tuple(LABELS))
-    inputs = QuantizeInputs(
+    return QuantizeInputs(
         task=get("text-classification"),
         data=data,
         tokenizer=tiny_bert / "tokenizer.json",
@@ -455,6 +455,28 @@ def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_be
         timing=BenchmarkConfig(seq=32, warmup=2, settle_s=0),
         threads=1,
     )
+
+
+def test_auto_counts_train_pieces_for_a_mixed_table_candidate(tiny_bert, exported, tmp_path):
+    """The stage counts the train split's word pieces with the model's tokenizer; the mixed candidate is named
+    and built from them, and loads."""
+    from edgebert.quantization.mixed_table import frequent_rows, piece_counts
+
+    mixed = {"embeddings": "mixed", "embedding_coverage": 0.8}
+    cfg = QuantizeConfig(mode="auto", source="fused", auto={"candidates": [{}, mixed], "max_drop": 1.0})
+    (tmp_path / "out").mkdir()
+    summary = run_quantize(exported, tmp_path / "out", cfg, _demo_inputs(tiny_bert, exported))
+    names = [c["name"] for c in summary["auto"]["candidates"]]
+    assert names == ["dynamic", "dynamic-mixedemb80-32"] and all(
+        c["error"] is None for c in summary["auto"]["candidates"]
+    )
+    counts = piece_counts(tiny_bert / "tokenizer.json", [s for s, _ in demo_rows("train")])
+    assert summary["auto"]["candidates"][1]["built"]["int8_rows"] == len(frequent_rows(counts, 0.8))
+    _logits(tmp_path / "out" / "model.onnx", tiny_bert)
+
+
+def test_auto_builds_scores_times_and_keeps_the_fastest_within_the_bound(tiny_bert, exported, tmp_path):
+    inputs = _demo_inputs(tiny_bert, exported)
     # target x86 pinned: the candidate list differs on ARM, and the test checks the x86 one
     cfg = QuantizeConfig(mode="auto", target="x86", calibration={"samples": 64}, auto={"max_drop": 1.0})
     (tmp_path / "out").mkdir()
