@@ -6,7 +6,9 @@ QOperator, calibrated), FP16 for GPUs, or an FP32 copy, with the word-embedding 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -14,6 +16,8 @@ from edgebert.errors import RecipeError, StageError
 from edgebert.quantization import groups
 from edgebert.quantization.calibration import Feeds, reader
 from edgebert.recipe import CalibrationConfig, QuantScheme
+
+T = TypeVar("T")
 
 
 def build(
@@ -51,13 +55,7 @@ def build(
 def _decompose(target: Path) -> int:
     from edgebert.graph.layer_norm import decompose_layer_norms
 
-    scratch = target.with_name(f".{target.stem}.decomposed.onnx")
-    try:
-        count = decompose_layer_norms(target, scratch)
-        scratch.replace(target)
-    finally:
-        scratch.unlink(missing_ok=True)
-    return count
+    return _rewrite(target, "decomposed", decompose_layer_norms)
 
 
 def _mixed(scheme: QuantScheme, target: Path, counts: np.ndarray | None) -> dict:
@@ -65,13 +63,19 @@ def _mixed(scheme: QuantScheme, target: Path, counts: np.ndarray | None) -> dict
 
     if counts is None:
         raise ValueError("embeddings mixed needs the train split's word-piece counts")
-    scratch = target.with_name(f".{target.stem}.mixed.onnx")
+    coverage, block = scheme.embedding_coverage, scheme.embedding_block
+    return _rewrite(target, "mixed", lambda src, dst: pack_rare_rows(src, dst, counts, coverage, block))
+
+
+def _rewrite(target: Path, step: str, rewrite: Callable[[Path, Path], T]) -> T:
+    """`rewrite(target, scratch)`, then the scratch file replaces `target`; no scratch file is left behind."""
+    scratch = target.with_name(f".{target.stem}.{step}.onnx")
     try:
-        info = pack_rare_rows(target, scratch, counts, scheme.embedding_coverage, scheme.embedding_block)
+        result = rewrite(target, scratch)
         scratch.replace(target)
     finally:
         scratch.unlink(missing_ok=True)
-    return info
+    return result
 
 
 def _build(scheme, source, target, exclude, only_nodes, calibration, calibration_cfg) -> dict:

@@ -90,8 +90,7 @@ def run_quantize(
     else:
         from edgebert.quantization.auto import run_auto
 
-        ctx = _auto_context(inputs, calibration, cfg.auto.eval_samples, cfg.auto.workload)
-        ctx.piece_counts = counts
+        ctx = _auto_context(inputs, calibration, cfg.auto.eval_samples, cfg.auto.workload, counts)
         result = run_auto(cfg, source, out / "candidates", ctx)
         result["teacher_accuracy"] = round(ctx.bound + inputs.max_drop, 6)
         result["eval_sentences"] = ctx.n
@@ -126,7 +125,9 @@ class _Auto(AutoContext):
     n: int = 0  # eval examples scored
 
 
-def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | None, workload: str) -> _Auto:
+def _auto_context(
+    inputs: QuantizeInputs | None, calibration, samples: int | None, workload: str, counts: np.ndarray | None
+) -> _Auto:
     from edgebert.timing.bench import fixed_input, onnx_runner, paired_rounds, ratio_with_interval
     from edgebert.timing.versus import sweep
 
@@ -194,7 +195,9 @@ def _auto_context(inputs: QuantizeInputs | None, calibration, samples: int | Non
     def compare(a: dict, b: dict) -> dict:
         return task.paired_difference(a, b, split, data)
 
-    return _Auto(predict, score, task.agreement, time_all, calibration, bound, track, max_mb, compare, n=len(split))
+    return _Auto(
+        predict, score, task.agreement, time_all, calibration, bound, track, max_mb, compare, counts, n=len(split)
+    )
 
 
 def run_mobile_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig, inputs: QuantizeInputs) -> dict:
