@@ -133,6 +133,7 @@ def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):
     assert corpus < distill["train_sentences"] <= corpus + 60  # more.tsv's distinct sentences joined the corpus
     export = json.loads((run / "export" / "stage.json").read_text())["summary"]["student"]
     assert export["vocab"]["corpus_sentences"] > corpus  # trimmed to the corpus and distill.unlabelled
+    assert export["first_token_only"] == {"model.onnx": 0, "model.fused.onnx": 0}  # mean pooling reads every token
     assert "EmbedLayerNormalization" not in export["fused"]["fusions_offline"]  # int4 needs the plain Gather
     kinds = {n.op_type for n in onnx.load(str(run / "dist" / "model.onnx")).graph.node}
     assert "GatherBlockQuantized" in kinds and "MatMulInteger" in kinds

@@ -140,6 +140,8 @@ def test_ner_pipeline_ships_a_token_classifier(ner_run):
     # the runtime's windowed word tagging scores the ONNX teacher as PyTorch scores the same weights
     assert models["teacher"]["entity_f1"]["value"] == models["teacher-pytorch"]["entity_f1"]["value"] > 0.8
     assert models["student-int8"]["entity_f1"]["value"] > 0.7
+    export = json.loads((run / "export" / "stage.json").read_text())["summary"]["student"]
+    assert export["first_token_only"] == {"model.onnx": 0, "model.fused.onnx": 0}  # a tagger reads every token
     assert "entity F1 (95% CI)" in (run / "report" / "report.md").read_text()
     ner = load(run / "dist")
     assert isinstance(ner, TokenClassifier)

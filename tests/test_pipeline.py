@@ -37,6 +37,7 @@ def test_run_writes_every_stage_dist_and_report(compressed):
     assert manifest["format_version"] == 2 and manifest["task"]["labels"] == ["negative", "positive"]
     assert manifest["quantization"]["mode"] == "dynamic" and manifest["fusions"]["offline"]["Attention"] == 1
     assert manifest["fusions"]["at_load_cpu_shipped"]["DynamicQuantizeMatMul"] >= 1
+    assert manifest["first_token_only"] == {"model.onnx": 15, "model.fused.onnx": 6}  # the last layer's FFN on [CLS]
     task = manifest["task"]
     assert task["inputs"] == ["input_ids", "attention_mask", "token_type_ids"] and task["outputs"] == ["logits"]
     assert set(manifest["metrics"]["shipped"]["accuracy"]) == {"value", "low", "high", "n"}

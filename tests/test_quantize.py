@@ -36,6 +36,21 @@ def exported(tiny_bert, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def unfused(tiny_bert, tmp_path_factory):
+    """The export stage's fused graph with the embeddings left unfused (what a 4-bit table needs), and its
+    offline fusion counts."""
+    from edgebert.recipe import ExportConfig
+    from edgebert.stages.export import ExportJob, run_export
+
+    from .conftest import options
+
+    out = tmp_path_factory.mktemp("unfused")
+    job = ExportJob(tiny_bert, TEXTS[:8], 32, fuse_embeddings=False)
+    summary = run_export(get("text-classification"), job, ExportConfig(atol=1e-4), out, options())
+    return out / "model.fused.onnx", summary["fused"]["fusions_offline"]
+
+
+@pytest.fixture(scope="module")
 def calibration(tiny_bert, exported):
     clf = TextClassifier.from_files(exported / "model.onnx", tiny_bert / "tokenizer.json", LABELS, 32)
     clf.tokenizer.enable_padding(pad_id=0, length=32)
@@ -118,13 +133,10 @@ def test_int4_embeddings_shrink_the_table_and_keep_the_outputs(tiny_bert, export
     assert wide["embeddings"] == "int4 (blocks of 16)" and table_bytes(tmp_path / "b16.onnx") > table_bytes(int4)
 
 
-def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, tmp_path):
-    from edgebert.stages.export import fuse
-
+def test_int4_embeddings_need_the_unfused_embeddings(tiny_bert, exported, unfused, tmp_path):
     with pytest.raises(StageError, match=r"EmbedLayerNormalization holds the table\): re-run the export stage"):
         build(QuantScheme(embeddings="int4"), exported / "model.fused.onnx", tmp_path / "m.onnx")
-    unfused = tmp_path / "unfused.onnx"
-    ops = fuse(exported / "model.onnx", unfused, 4, 32, embeddings=False)
+    unfused, ops = unfused
     assert "EmbedLayerNormalization" not in ops and ops["Attention"] == 2
     build(QuantScheme(embeddings="int4"), unfused, tmp_path / "m.onnx")
     kinds = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
@@ -223,13 +235,12 @@ def test_decomposed_layer_norms_keep_the_outputs_and_stay_split_at_load(tiny_ber
     assert not list(tmp_path.glob(".*decomposed*"))
 
 
-def test_a_4bit_table_keeps_its_embedding_norm_unfused_at_load(tiny_bert, exported, tmp_path):
+def test_a_4bit_table_keeps_its_embedding_norm_unfused_at_load(tiny_bert, unfused, tmp_path):
     """With the embeddings left unfused for a 4-bit table, the embedding norm is a plain LayerNormalization after
     Adds: it stays a LayerNormalization (not elementwise operators) and ORT does not fuse it at load."""
-    from edgebert.stages.export import fuse, fusions_at_load
+    from edgebert.stages.export import fusions_at_load
 
-    unfused = tmp_path / "unfused.onnx"
-    fuse(exported / "model.onnx", unfused, 4, 32, embeddings=False)
+    unfused = unfused[0]
     as_is, out = tmp_path / "as_is.onnx", tmp_path / "m.onnx"
     build(QuantScheme(mode="dynamic", embeddings="int4"), unfused, as_is)
     info = build(QuantScheme(mode="dynamic", embeddings="int4", layer_norm="decomposed"), unfused, out)

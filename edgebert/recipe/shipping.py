@@ -20,6 +20,9 @@ class ExportConfig(_Config):
         False, description="keep only the word pieces the student learnt from (smaller model)"
     )
     single_file: bool = Field(False, description="also ship model.single.onnx: tokenizer in the graph, raw text in")
+    first_token_only: bool = Field(
+        True, description="the last layer computes only [CLS] where the head reads nothing else (classifiers)"
+    )
 
 
 Calibrator = Literal["minmax", "entropy", "percentile"]

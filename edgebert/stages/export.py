@@ -1,6 +1,8 @@
 """Export stage: Hugging Face folder -> ONNX with dynamic batch and sequence axes (optimum-onnx), plus a
 transformer-fused copy (onnxruntime.transformers.optimizer), each verified against PyTorch.
 
+Where the task's head reads only [CLS] (classifiers), both graphs then compute the last layer's per-token part for
+that row alone (`export.first_token_only`, edgebert.graph.first_token), before verification.
 Verification runs real sentences through PyTorch and ONNX Runtime and compares every output the task names
 (logits for classifiers); a difference above
 `export.atol` is an ExportError, never a warning. The fused-operator counts (Attention, SkipLayerNormalization,
@@ -20,6 +22,7 @@ from types import ModuleType
 import numpy as np
 
 from edgebert.errors import ExportError
+from edgebert.graph.first_token import keep_first_token
 from edgebert.recipe import ExportConfig
 from edgebert.runtime import make_session
 
@@ -188,16 +191,19 @@ class ExportJob:
 
 
 def run_export(task: ModuleType, job: ExportJob, cfg: ExportConfig, out: Path, options) -> dict:
-    """model.onnx (plain) and model.fused.onnx, both verified; returns sizes, differences and fusion counts."""
+    """model.onnx (plain) and model.fused.onnx, both verified; returns sizes, differences, fusion counts and how
+    many nodes of each graph compute only the first token."""
     reference, config = pytorch_reference(task, job.model_dir, job.texts, job.max_length, options)
     plain = export_onnx(job.model_dir, out, cfg.opset, task, options.trust_remote_code)
     fused_path = out / "model.fused.onnx"
     # pruned heads leave layers with different head counts: let the fusion read them from each graph node
     heads, hidden = (0, 0) if config.pruned_heads else (config.num_attention_heads, config.hidden_size)
     offline = fuse(plain, fused_path, heads, hidden, job.fuse_embeddings)
+    first_token = {p.name: keep_first_token(p, p) for p in (plain, fused_path)} if cfg.first_token_only else {}
     mobile = job.mobile_seq
     return {
         "opset": cfg.opset,
+        "first_token_only": first_token,
         "plain": {
             "bytes": plain.stat().st_size,
             "max_abs_diff": verify(plain, reference, cfg.atol),

@@ -137,6 +137,8 @@ def build_manifest(ctx) -> dict:
             "at_load_cpu_fp32": export[part]["plain"]["fusions_at_load"],
             "at_load_cpu_shipped": quant["fusions_at_load"],
         },
+        # nodes of the last layer that compute [CLS] alone, per export graph (edgebert.graph.first_token)
+        "first_token_only": export[part].get("first_token_only", {}),
         "metrics": {
             "split": evaluation["split"],
             "n": evaluation["n"],

@@ -198,7 +198,7 @@ class _LatencyProbe:
 
         self.model, self.tokenizer, self.importance, self.cfg = model, tokenizer, importance, cfg
         quantize = recipe.quantize
-        self.quantize, self.opset, self.work = quantize, recipe.export.opset, work
+        self.quantize, self.export, self.work = quantize, recipe.export, work
         self.task = get_task(recipe.task)
         self.trust_remote_code = recipe.teacher.trust_remote_code
         self.runners: dict[float, object] = {}
@@ -225,6 +225,7 @@ class _LatencyProbe:
             self.calibration = calibration_feeds(encode_padded, texts, quantize.calibration)
 
     def _build(self, f: float):
+        from edgebert.graph.first_token import keep_first_token
         from edgebert.quantization.schemes import build
         from edgebert.runtime import make_session
         from edgebert.stages.export import export_onnx, fuse
@@ -239,11 +240,13 @@ class _LatencyProbe:
         self.tokenizer.save_pretrained(folder)
         onnx_dir = folder / "onnx"
         onnx_dir.mkdir()
-        plain = export_onnx(folder, onnx_dir, self.opset, self.task, self.trust_remote_code)
+        plain = export_onnx(folder, onnx_dir, self.export.opset, self.task, self.trust_remote_code)
         source = plain
         if self.quantize.source == "fused":
             source = onnx_dir / "model.fused.onnx"
             fuse(plain, source, 0, 0)
+        if self.export.first_token_only:  # time the graph the export stage will ship
+            keep_first_token(source, source)
         target = onnx_dir / "shipped.onnx"
         build(self.scheme, source, target, self.calibration, self.quantize.calibration)
         return onnx_runner(make_session(target, threads=self.cfg.budget.threads))
