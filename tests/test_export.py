@@ -4,7 +4,7 @@ import pytest
 from edgebert.errors import ExportError
 from edgebert.recipe import QuantizeConfig
 from edgebert.runtime import TextClassifier
-from edgebert.stages.export import pytorch_reference, verify
+from edgebert.stages.export import _verify_rewritten, pytorch_reference, verify
 from edgebert.stages.quantize import run_quantize
 from edgebert.tasks import get
 
@@ -32,6 +32,9 @@ def test_export_with_impossible_tolerance_is_an_error(tiny_bert, exported):
     reference = pytorch_reference(get("text-classification"), tiny_bert, TEXTS, 32, options())[0]
     with pytest.raises(ExportError, match=r"does not match PyTorch: max difference in 'logits' .* > export.atol"):
         verify(out / "model.onnx", reference, atol=1e-12)
+    # a rewritten graph's mismatch also names the setting that undoes the rewrite
+    with pytest.raises(ExportError, match=r"> export.atol .* set export.first_token_only: false"):
+        _verify_rewritten(out / "model.onnx", reference, 1e-12, 15)
 
 
 @pytest.mark.parametrize("source", ["plain", "fused"])
