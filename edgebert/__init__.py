@@ -5,3 +5,14 @@ that need them (see tests/test_lean_import.py).
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["Result", "compress", "recipe_for"]
+
+
+def __getattr__(name: str):
+    # the Python API (edgebert.api), imported when first used: `import edgebert.runtime` stays light
+    if name in __all__:
+        from edgebert import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'edgebert' has no attribute {name!r}")

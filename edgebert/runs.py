@@ -47,11 +47,15 @@ def stage_key(*parts: str) -> str:
 
 def write_json(path: Path, payload: object) -> None:
     """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write text atomically (temp file + rename), so a reader never sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest in a dist folder is read by whoever deploys it
     with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=False, default=str)
-        f.write("\n")
+        f.write(text)
     os.replace(tmp, path)
 
 

@@ -22,7 +22,6 @@ This module parses and validates; it measures nothing.
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -30,11 +29,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edgebert.errors import RecipeError
+from edgebert.units import UnitError, parse_accuracy, parse_points, parse_ratio, parse_size, parse_time
 
 BUDGETS_VERSION = 1
-_NUMBER = r"([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
-_SIZE = {"b": 1e-6, "kb": 1e-3, "mb": 1.0, "gb": 1e3, "kib": 1024 / 1e6, "mib": 1048576 / 1e6, "gib": 1073741824 / 1e6}
-_TIME = {"ms": 1.0, "s": 1000.0}
 
 
 class BudgetsError(RecipeError):
@@ -95,63 +92,11 @@ class BudgetsFile(_Strict):
         return any(v is not None for v in (b.p50, b.p90, b.latency_vs_baseline, b.latency_vs_reference))
 
 
-def parse_size(text: object, field: str) -> float:
-    """'25 MB' -> 25.0 (MB); a bare number is MB.
-
-    >>> parse_size("512 KiB", "size")
-    0.524288
-    """
-    return _with_unit(text, field, _SIZE, "a size such as 25 MB (units B, KB, MB, GB, KiB, MiB, GiB)")
-
-
-def parse_time(text: object, field: str) -> float:
-    return _with_unit(text, field, _TIME, "a time such as 5 ms (units ms, s)")
-
-
-def parse_accuracy(text: object, field: str) -> float:
-    """'87%' or 0.87 -> 0.87."""
-    if isinstance(text, (int, float)):
-        value = float(text)
-    else:
-        m = re.fullmatch(_NUMBER + r"\s*%", str(text).strip().lower())
-        if not m:
-            raise BudgetsError(f"budgets.{field}: {text!r} is not an accuracy; write e.g. 87% or 0.87")
-        value = float(m.group(1)) / 100
-    if not 0 <= value <= 1:
-        raise BudgetsError(f"budgets.{field}: {text!r} is outside 0–100%")
-    return value
-
-
-def parse_points(text: object, field: str) -> float:
-    """'-0.3 points' -> -0.003: the most accuracy may fall (negative) or must rise (positive), as a fraction."""
-    m = re.fullmatch(_NUMBER + r"\s*(points?|pp)", str(text).strip().lower())
-    if not m:
-        raise BudgetsError(
-            f"budgets.{field}: {text!r} is not a change in accuracy; write e.g. '-0.3 points' (0.3 points less at most)"
-        )
-    return float(m.group(1)) / 100
-
-
-def parse_ratio(text: object, field: str) -> float:
-    """'+5%' -> 1.05, '-10%' -> 0.9, '0.25x' -> 0.25: the largest allowed candidate / other ratio."""
-    s = str(text).strip().lower()
-    if m := re.fullmatch(_NUMBER + r"\s*%", s):
-        if not s.startswith(("+", "-")):
-            raise BudgetsError(f"budgets.{field}: write a signed change such as +5% or -10% (or a ratio such as 0.5x)")
-        return 1 + float(m.group(1)) / 100
-    if m := re.fullmatch(_NUMBER + r"\s*x", s):
-        return float(m.group(1))
-    raise BudgetsError(f"budgets.{field}: {text!r} is not a relative bound; write e.g. +5% or 0.25x")
-
-
-def _with_unit(text: object, field: str, units: dict[str, float], example: str) -> float:
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text) * (1.0 if "mb" in units else units["ms"])
-    m = re.fullmatch(_NUMBER + r"\s*([a-z]+)", str(text).strip().lower())
-    if not m or m.group(2) not in units:
-        unit = m.group(2) if m else str(text)
-        raise BudgetsError(f"budgets.{field}: unit in {text!r} not understood ({unit!r}); write {example}")
-    return float(m.group(1)) * units[m.group(2)]
+def _parse(parser, value: object, key: str) -> float:
+    try:
+        return parser(value, f"budgets.{key}")
+    except UnitError as e:
+        raise BudgetsError(str(e)) from None
 
 
 _PARSERS = {
@@ -189,7 +134,7 @@ def parse_budgets(raw: dict, source: str = "budgets") -> BudgetsFile:
     parsed = {}
     for key, value in raw["budgets"].items():
         _known(key, (*_PARSERS, "fusions"), source, "budgets.")
-        parsed[key] = value if key == "fusions" else _PARSERS[key](value, key)
+        parsed[key] = value if key == "fusions" else _parse(_PARSERS[key], _mapping_form(key, value), key)
     try:
         out = BudgetsFile.model_validate({**raw, "budgets": parsed})
     except ValidationError as e:
@@ -201,6 +146,13 @@ def parse_budgets(raw: dict, source: str = "budgets") -> BudgetsFile:
     if out.version != BUDGETS_VERSION:
         raise BudgetsError(f"{source}: this edgebert reads budgets version {BUDGETS_VERSION}, not {out.version}")
     return out
+
+
+def _mapping_form(key: str, value: object) -> object:
+    """A recipe gate's form of the same bound, read as the budgets' own: `size: {max_mb: 25}` is `size: 25 MB`."""
+    if key == "size" and isinstance(value, dict) and set(value) == {"max_mb"}:
+        return value["max_mb"]
+    return value
 
 
 def _known(key: str, valid: tuple[str, ...], source: str, prefix: str) -> None:

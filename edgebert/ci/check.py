@@ -133,18 +133,19 @@ def _load_side(role: str, path: Path, allow_manifest_only: bool, tokenizer: _Mod
     from edgebert.runtime.manifest import load_json, validate
 
     path = Path(path)
+    flag = "DIST" if role == "candidate" else f"--{role}"  # the candidate is the command's argument
     if path.is_file() and path.suffix == ".onnx" and tokenizer is not None:
         return _Model(role, path, None, tokenizer.tokenizer)
     try:
         if path.is_file() and path.name.endswith(".json"):
             if not allow_manifest_only:
-                raise BudgetsError(f"--{role} {path}: give a dist folder (or an .onnx file), not a manifest")
+                raise BudgetsError(f"{flag} {path}: give a dist folder (or an .onnx file), not a manifest")
             return _Model(role, None, validate(load_json(path), path))
         if not path.is_dir():
-            raise BudgetsError(f"--{role} {path} not found: give a dist folder, an edgebert.json or an .onnx file")
+            raise BudgetsError(f"{flag} {path} not found: give a dist folder, an edgebert.json or an .onnx file")
         manifest = load(path).manifest  # validates the manifest, every file's sha256, and that ORT loads the model
     except DistError as e:
-        raise BudgetsError(f"--{role}: {e}") from None
+        raise BudgetsError(f"{flag}: {e}") from None
     return _Model(role, path / manifest["model"]["file"], manifest, path / manifest["tokenizer"]["file"])
 
 
@@ -249,7 +250,7 @@ def _entity_f1(candidate, others, b, data, results, m) -> None:
 def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results, m) -> None:
     import onnxruntime as ort
 
-    from edgebert.timing import machine
+    from edgebert import environment
     from edgebert.timing.bench import fixed_input, paired_rounds, percentile_with_interval, ratio_with_interval
 
     t, b = budgets.timing, budgets.budgets
@@ -270,7 +271,7 @@ def _latency(candidate, others, budgets: BudgetsFile, data, text, label, results
 
         texts = read_labelled(data, text, label)[0][:200]
     m["latency"] = {
-        "host": machine.describe(),
+        "host": environment.describe(torch=False),  # check never loads torch
         "batch": t.batch,
         "seq": t.seq,
         "rounds": t.rounds,

@@ -25,8 +25,8 @@ from edgebert.gates import Verdict, check_gates, exit_code, quality_resolution_w
 from edgebert.pipeline.context import Context
 from edgebert.pipeline.table import NAMES, STAGES, Stage
 from edgebert.progress import Reporter
-from edgebert.recipe import Recipe
-from edgebert.runs import Run, read_json, recipe_changes, write_json
+from edgebert.recipe import Recipe, recipe_to_yaml
+from edgebert.runs import Run, read_json, recipe_changes, write_json, write_text
 from edgebert.training import devices
 
 TRAINING = ("teacher", "distill", "prune")  # the stages every process of a multi-process launch runs
@@ -109,6 +109,8 @@ def _open_run(ctx: Context) -> None:
             )
     ctx.run.root.mkdir(parents=True, exist_ok=True)
     write_json(record, {"source": ctx.recipe.base_dir, "recipe": current})
+    # the recipe as run, paths read from its base_dir: `edgebert compress runs/<name>/recipe.yaml` redoes this run
+    write_text(ctx.run.root / "recipe.yaml", recipe_to_yaml(ctx.recipe, with_base_dir=True))
 
 
 def context(recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None) -> Context:
@@ -117,6 +119,11 @@ def context(recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None) ->
     data = task.read_data(recipe.data, recipe.path)
     run = Run(Path(runs_dir) / recipe.name)
     return Context(recipe, task, data, fingerprint(recipe.data, recipe.path), run, reporter or Reporter())
+
+
+def count_train(recipe: Recipe) -> int:
+    """How many examples the recipe's train split holds (read as the run reads it)."""
+    return len(tasks.get(recipe.task).read_data(recipe.data, recipe.path).train)
 
 
 def plan(ctx: Context) -> dict[str, str]:

@@ -137,6 +137,9 @@ def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) ->
                 rescue.accuracy = _accuracy(ctx, rescue.path, outputs, rescue.name)
             trials.append(rescue)
     built = {t.name: t.path for t in trials if t.error is None}
+    if not built:
+        failed = "; ".join(f"{t.name}: {t.error}" for t in trials)
+        raise StageError(f"quantize.auto: no candidate could be built ({failed}); list others in auto.candidates")
     for n, timed in ctx.time_all(built).items():
         trial = next(t for t in trials if t.name == n)
         trial.p50_ms, trial.rank = timed["p50_ms"], timed.get("rank")

@@ -7,7 +7,7 @@ task rarely sees: 5,867 of SST-2's 11,547 trimmed rows cover 96% of the train sp
 rows stay INT8; the rest become 4-bit codes in blocks along the hidden axis, each block with a float16 minimum and
 step in the INT8 table's own units. At load the table is INT8 again, so the graph keeps the fused
 (Q)EmbedLayerNormalization and runs as fast as with the plain INT8 table; `embeddings: int4` keeps the table
-4-bit in memory too, which needs the embeddings unfused (slower on small students; docs/results.md). The file
+4-bit in memory too, which needs the embeddings unfused (slower on small students; docs/decisions.md). The file
 needs ONNX Runtime's graph optimisation (any level but disabled: its default); with it disabled the unpacking
 runs on every call.
 

@@ -85,6 +85,7 @@ __all__ = [
     "TeacherConfig",
     "TrainConfig",
     "TrainingConfig",
+    "apply_overrides",
     "load_recipe",
     "parse_recipe",
     "recipe_to_yaml",
@@ -197,8 +198,7 @@ def load_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> Recip
         raise RecipeError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{path} must hold a mapping of recipe fields, not {type(raw).__name__}")
-    for item in overrides:
-        _apply_override(raw, item)
+    raw = apply_overrides(raw, overrides)
     raw.setdefault("base_dir", str(path.resolve().parent))
     return parse_recipe(raw, source=str(path))
 
@@ -208,6 +208,13 @@ def parse_recipe(raw: dict, source: str = "recipe") -> Recipe:
         return Recipe.model_validate(raw)
     except ValidationError as e:
         raise RecipeError(_explain(e, source)) from None
+
+
+def apply_overrides(raw: dict, overrides: typing.Sequence[str]) -> dict:
+    """`raw` (recipe fields, changed in place and returned) with each `a.b=value` applied; values read as YAML."""
+    for item in overrides:
+        _apply_override(raw, item)
+    return raw
 
 
 def _apply_override(raw: dict, item: str) -> None:
@@ -229,8 +236,12 @@ def _apply_override(raw: dict, item: str) -> None:
 def _explain(error: ValidationError, source: str) -> str:
     """Pydantic errors as sentences: field path, problem, and for unknown keys the nearest valid name."""
     lines = []
-    for err in error.errors():
-        loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
+    errors = error.errors()
+    located = [tuple(str(p) for p in e["loc"] if not _is_union_tag(p)) for e in errors]
+    for i, (err, here) in enumerate(zip(errors, located, strict=True)):
+        if err["type"] in _OTHER_FORM and any(o[: len(here)] == here for j, o in enumerate(located) if j != i):
+            continue  # a union's other form ("should be a valid list") beside the error of the form written
+        loc = list(here)
         where = ".".join(loc) or "(top level)"
         if err["type"] == "extra_forbidden":
             parent = _model_at(Recipe, loc[:-1])
@@ -246,6 +257,9 @@ def _explain(error: ValidationError, source: str) -> str:
             shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
             lines.append(f"{source}: field {where!r}: {msg}{shown}")
     return "\n".join(dict.fromkeys(lines))
+
+
+_OTHER_FORM = ("list_type", "dict_type", "model_type", "model_attributes_type")
 
 
 def _is_union_tag(part: object) -> bool:
@@ -275,5 +289,32 @@ def _models_in(annotation: object) -> list[type[BaseModel]]:
     return []
 
 
-def recipe_to_yaml(recipe: Recipe) -> str:
-    return yaml.safe_dump(recipe.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False)
+def recipe_to_yaml(recipe: Recipe, with_base_dir: bool = False) -> str:
+    """The recipe as YAML, every field resolved; fields that only another task reads are left out while at their
+    default (a classifier's recipe shows no NER or pair fields). `with_base_dir` keeps the folder relative paths
+    are read from, so the file reads the same data wherever it is saved."""
+    dumped = recipe.model_dump(mode="json", exclude=None if with_base_dir else {"base_dir"})
+    if recipe.quantize.mode == "auto":  # auto takes its schemes from auto.candidates: a fixed scheme's fields stay out
+        fixed = set(QuantScheme.model_fields) - {"mode"} - recipe.quantize.model_fields_set
+        dumped["quantize"] = {k: v for k, v in dumped["quantize"].items() if k not in fixed}
+    return yaml.safe_dump(_for_task(recipe, dumped, recipe.task), sort_keys=False)
+
+
+def _for_task(model: BaseModel, dumped: dict, task: str) -> dict:
+    """`dumped` without the fields another task's documentation claims (`description` names a task, not this
+    one) that are still at their defaults."""
+    out = {}
+    for name, value in dumped.items():
+        field = type(model).model_fields.get(name)
+        named = [t for t in TASKS if field is not None and t in (field.description or "")]
+        if named and task not in named and name not in model.model_fields_set:
+            continue
+        child = getattr(model, name, None)
+        if isinstance(child, BaseModel) and isinstance(value, dict):
+            value = _for_task(child, value, task)
+        elif isinstance(child, list) and isinstance(value, list):
+            value = [
+                _for_task(c, v, task) if isinstance(c, BaseModel) else v for c, v in zip(child, value, strict=True)
+            ]
+        out[name] = value
+    return out

@@ -53,8 +53,12 @@ class DataConfig(_Config):
     # token classification (fields added after the first release: left out of the data fingerprint at default)
     tokens: str = Field("tokens", description="JSONL field holding a sentence's tokens (token-classification)")
     tags: str = Field("tags", description="JSONL field holding their tags (token-classification)")
-    scheme: Literal["auto", "iob1", "iob2", "iobes"] = Field("auto", description="the data's tagging scheme")
-    label_all_tokens: bool = Field(False, description="train on every sub-token, not only a word's first")
+    scheme: Literal["auto", "iob1", "iob2", "iobes"] = Field(
+        "auto", description="the data's tagging scheme (token-classification)"
+    )
+    label_all_tokens: bool = Field(
+        False, description="train on every sub-token, not only a word's first (token-classification)"
+    )
     # sentence embeddings: train is a corpus (its `text` column); eval and test are scored pairs
     sentence1: str | int = Field("sentence1", description="a pair's first sentence column (sentence-embedding)")
     sentence2: str | int = Field("sentence2", description="a pair's second sentence column (sentence-embedding)")

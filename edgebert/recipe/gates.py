@@ -1,4 +1,9 @@
-"""The `gates:` section: quality, latency, size and mobile bounds the run is judged by."""
+"""The `gates:` section: quality, latency, size and mobile bounds the run is judged by.
+
+Each bound is written as a mapping (`size: {max_mb: 6}`) or with units as budgets files write it
+(edgebert.units): `size: 6 MB` or `0.25x` (of the teacher's ONNX file), `accuracy: -1 point` (at most one point
+below the teacher), `latency: 0.25x` (a quarter of the PyTorch teacher's time) or `5 ms` (p90).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,28 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from edgebert.recipe.base import _Config
+from edgebert.units import parse_points, parse_ratio, parse_size, parse_time
+
+
+def _drop(value: object) -> object:
+    """'-1 point' -> {max_drop: 0.01}; anything but a string is left to the model's own checks."""
+    if not isinstance(value, str):
+        return value
+    points = parse_points(value, None)
+    if points > 0:
+        raise ValueError(f"{value!r} asks the model to gain accuracy; write the most it may lose, e.g. -1 point")
+    return {"max_drop": -points}
 
 
 class AccuracyGate(_Config):
-    """`gates.accuracy: {max_drop: 0.01}`: the documented alias of `gates.quality: {metric: accuracy, …}`."""
+    """`gates.accuracy: {max_drop: 0.01}` (or `-1 point`): the alias of `gates.quality: {metric: accuracy, …}`."""
 
     max_drop: float = Field(ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, value: object) -> object:
+        return _drop(value)
 
 
 class QualityGate(_Config):
@@ -22,6 +43,11 @@ class QualityGate(_Config):
     metric: str | None = None
     max_drop: float | None = Field(None, ge=0, le=1)
     min: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, value: object) -> object:
+        return _drop(value)
 
     @model_validator(mode="after")
     def _one_bound(self) -> QualityGate:
@@ -40,6 +66,15 @@ class LatencyGate(_Config):
     max_ratio: float | None = Field(None, gt=0)
     vs: str = "pytorch"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, value: object) -> object:
+        """'0.25x' -> {max_ratio: 0.25} (vs the PyTorch teacher), '5 ms' -> {p90_ms: 5}."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        return {"max_ratio": parse_ratio(text, None)} if text.endswith("x") else {"p90_ms": parse_time(text, None)}
+
     @model_validator(mode="after")
     def _one_bound(self) -> LatencyGate:
         if self.p90_ms is None and self.max_ratio is None:
@@ -53,6 +88,15 @@ class SizeGate(_Config):
 
     max_mb: float | None = Field(None, gt=0)
     max_ratio: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, value: object) -> object:
+        """'6 MB' -> {max_mb: 6}, '0.25x' -> {max_ratio: 0.25}."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        return {"max_ratio": parse_ratio(text, None)} if text.endswith("x") else {"max_mb": parse_size(text, None)}
 
     @model_validator(mode="after")
     def _one_bound(self) -> SizeGate:

@@ -35,12 +35,12 @@ def embed_file(
     """Embed every row of `source` into `output` (float32 [rows, dim] .npy); `track(chunks, description, total)`
     wraps the chunk loop (a progress bar). The file is written under a temporary name, renamed when complete."""
     source, output = Path(source), Path(output)
-    total = sum(1 for _ in _texts(source, column))
+    total = sum(1 for _ in read_texts(source, column))
     if total == 0:
         raise DistError(f"{source} has no rows to embed")
     tmp = output.with_name(f".{output.name}.tmp")
     dim = None
-    chunks = _chunks(_texts(source, column), chunk)
+    chunks = _chunks(read_texts(source, column), chunk)
     if track is not None:
         chunks = track(chunks, f"embedding {total:,} rows", -(-total // chunk))
     with open(tmp, "wb") as f:
@@ -66,7 +66,7 @@ def _chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _texts(source: Path, column: str | None) -> Iterator[str]:
+def read_texts(source: Path, column: str | None) -> Iterator[str]:
     """The texts of `source`, one per row, streamed; a missing column is a DistError naming the ones there are."""
     if not source.is_file():
         raise DistError(f"--input {source} not found")

@@ -18,12 +18,12 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
+from edgebert import environment
 from edgebert.progress import Reporter
 from edgebert.recipe import BenchmarkConfig
 from edgebert.runtime import make_session
 from edgebert.runtime.tokenizer import TextEncoder
 from edgebert.stages.evaluate import Models
-from edgebert.timing import machine
 from edgebert.timing.bench import (
     fixed_input,
     flat,
@@ -95,7 +95,7 @@ def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length
                 against[str(threads)] = _versus_peers(models, inputs, sentences, threads, cfg, reporter)
     rss = {name: peak_rss_mb(path, tokenizer[name], max_length, texts, cfg.threads[0]) for name, path in onnx.items()}
     return {
-        "host": machine.describe(),
+        "host": environment.describe(),  # CPU, onnxruntime and its providers, torch
         "anchor": anchor,
         "batch": cfg.batch,
         "seq": cfg.seq,

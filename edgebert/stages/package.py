@@ -24,7 +24,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgebert import model_card
+from edgebert import environment, model_card
 from edgebert.recipe import Recipe, recipe_to_yaml
 from edgebert.runs import read_json, sha256_file, write_json
 from edgebert.runtime.manifest import FORMAT, FORMAT_VERSION
@@ -151,13 +151,20 @@ def build_manifest(ctx) -> dict:
             "batch": timings["batch"],
             "seq": timings["seq"],
             **timings["fixed"][str(ctx.threads)][shipped],
-            "machine": machine.summary(timings.get("host") or machine.describe()),
+            **_host(timings.get("host") or environment.describe(torch=False)),
         },
         **({"training": training} if training else {}),
         **({"vs_peers": versus} if (versus := peers.compare(evaluation, timings, ctx.threads)) else {}),
         "recipe_sha256": recipe_sha256(recipe),
         "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
     }
+
+
+def _host(host: dict) -> dict:
+    """The benchmark's host in one line, and the onnxruntime that timed it (this one for runs recorded before
+    the benchmark stage kept it)."""
+    ort = host.get("onnxruntime") or environment.describe_onnxruntime() or {}
+    return {"machine": machine.summary(host), "onnxruntime": {k: ort.get(k) for k in ("version", "providers")}}
 
 
 def _training(ctx) -> dict:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 # x86: AVX-512 VNNI, AVX-VNNI (client cores), AMX; Arm: SDOT/UDOT ("asimddp") and the int8 matrix multiply
 INT8_DOT = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
+# the vector units each field reports, by the flags that show them: AArch64 says "asimd", 32-bit Arm "neon"
+VECTOR = {"avx2": ("avx2",), "avx512": ("avx512f",), "neon": ("asimd", "neon")}
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -49,6 +51,20 @@ def describe() -> dict:
         "cores": os.cpu_count(),
         "int8_dot": [f for f in INT8_DOT if f in flags_] if flags_ else None,
     }
+
+
+def vector_units(flags_: list[str], arch: str | None = None) -> dict[str, bool | None]:
+    """{"avx2", "avx512", "neon"}: whether the flags show each, None for all when the flags are unknown, except
+    NEON on 64-bit Arm, which every AArch64 CPU has.
+
+    >>> vector_units(["fpu", "avx2"])
+    {'avx2': True, 'avx512': False, 'neon': False}
+    """
+    arch = (arch or platform.machine()).lower()
+    found = {field: any(f in flags_ for f in names) if flags_ else None for field, names in VECTOR.items()}
+    if not flags_ and arch in ("arm64", "aarch64"):
+        found["neon"] = True
+    return found
 
 
 def summary(host: dict) -> str:

@@ -1,0 +1,206 @@
+"""`edgebert predict`, `embed` and `bench`: use a shipped dist/ folder, with the torch-free runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edgebert.cli.base import friendly, main
+
+PROVIDERS = "tensorrt, cuda, coreml, nnapi, xnnpack or cpu"
+CHUNK = 1024  # texts read from --input and predicted at a time: memory stays flat whatever the file's length
+
+
+@main.command()
+@click.argument("dist", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option("--input", "source", type=click.Path(dir_okay=False, path_type=Path), help="Read texts from a file.")
+@click.option("--column", help="TSV/CSV column or JSONL field of --input (default: one text per line).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per text (JSON Lines).")
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    help=f"{PROVIDERS}: the first one this onnxruntime has runs the model (repeatable; default cpu).",
+)
+@click.option("--batch-size", "--batch", "batch_size", default=32, show_default=True, help="Texts per model call.")
+@click.option("--threads", type=int, default=None, help="Intra-op threads (default: ONNX Runtime's choice).")
+@friendly
+def predict(
+    dist: Path,
+    texts: tuple[str, ...],
+    source: Path | None,
+    column: str | None,
+    as_json: bool,
+    providers: tuple[str, ...],
+    batch_size: int,
+    threads: int | None,
+) -> None:
+    """Run the model in DIST on TEXTS (or every row of --input). A classifier prints label, score and text; a
+    token classifier one line per entity: text number, label, start and end character, score, entity text; an
+    embedder the text number and the vector's floats, space-separated (`edgebert embed` writes .npy files).
+    Tab-separated (tabs, newlines and backslashes in a text are written as \\t, \\n and \\\\, so each
+    prediction stays one line); --json prints one JSON object per text instead."""
+    from edgebert.runtime import load
+    from edgebert.runtime.bulk import read_texts
+    from edgebert.runtime.errors import DistError
+
+    if bool(texts) == (source is not None):
+        raise DistError("give the texts as arguments or --input FILE (one of them)")
+    if column is not None and source is None:
+        raise DistError("--column picks a column of --input FILE: give --input too")
+    model = load(dist, threads=threads, providers=list(providers) or None)
+    if providers and model.provider_message:
+        click.secho(model.provider_message, fg="yellow", err=True)
+    task = model.manifest["task"]["name"]
+    stream = read_texts(source, column) if source is not None else iter(texts)
+    number = 0
+    for chunk in _chunks(stream):
+        for text, out in zip(chunk, _run(model, task, chunk, batch_size), strict=True):
+            number += 1
+            click.echo(_json_line(task, text, out) if as_json else _tsv_lines(task, number, text, out, model))
+
+
+def _chunks(stream):
+    chunk: list[str] = []
+    for text in stream:
+        chunk.append(text)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _run(model, task: str, texts: list[str], batch_size: int) -> list:
+    if task == "sentence-embedding":
+        return list(model.embed(texts, batch_size=batch_size))
+    if task == "text-classification":
+        for i, cut in enumerate(model.truncated(texts), 1):
+            if cut:
+                click.secho(
+                    f"note: {texts[i - 1][:40]!r} is longer than the model's {model.max_length} tokens; only its "
+                    "start was read",
+                    fg="yellow",
+                    err=True,
+                )
+    return model.predict(texts, batch_size=batch_size)
+
+
+def _json_line(task: str, text: str, out) -> str:
+    if task == "sentence-embedding":
+        row = {"text": text, "vector": [round(float(x), 6) for x in out]}
+    elif task == "token-classification":
+        entities = [
+            {"label": e.label, "start": e.start, "end": e.end, "score": round(float(e.score), 4), "text": e.text}
+            for e in out
+        ]
+        row = {"text": text, "entities": entities}
+    else:
+        row = {"text": text, "label": out.label, "score": round(float(out.score), 4)}
+    return json.dumps(row, ensure_ascii=False)
+
+
+def _tsv_lines(task: str, number: int, text: str, out, model) -> str:
+    if task == "sentence-embedding":
+        return f"{number}\t" + " ".join(f"{x:.6g}" for x in out)
+    if task == "token-classification":
+        return "\n".join(f"{number}\t{e.label}\t{e.start}\t{e.end}\t{e.score:.4f}\t{_one_line(e.text)}" for e in out)
+    return f"{out.label}\t{out.score:.4f}\t{_one_line(text)}"
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+
+
+@main.command()
+@click.argument("dist", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--input", "source", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Texts.")
+@click.option("--column", help="TSV/CSV column or JSONL field with the texts (default: one text per line).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Vectors (.npy).")
+@click.option("--batch-size", "--batch", "batch_size", default=32, show_default=True, help="Texts per model call.")
+@click.option("--threads", type=int, default=None, help="Intra-op threads (default: ONNX Runtime's choice).")
+@click.option(
+    "--progress-every",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="When stderr is not a terminal: print a progress line this often.",
+)
+@friendly
+def embed(
+    dist: Path,
+    source: Path,
+    column: str | None,
+    output: Path,
+    batch_size: int,
+    threads: int | None,
+    progress_every: float,
+) -> None:
+    """Embed every row of --input with the sentence-embedding model in DIST into --output, a float32 .npy
+    [rows, dim] in input order. Streamed: memory holds one chunk of 4,096 texts whatever the file's length."""
+    from edgebert.progress import for_console
+    from edgebert.runtime import load
+    from edgebert.runtime.bulk import embed_file
+    from edgebert.runtime.errors import DistError
+
+    model = load(dist, threads=threads)
+    if model.manifest["task"]["name"] != "sentence-embedding":
+        raise DistError(f"{dist} holds a {model.manifest['task']['name']} model; embed needs a sentence-embedding one")
+    result = embed_file(model, source, output, column, batch_size, track=for_console(progress_every).track)
+    click.echo(f"{result['rows']:,} vectors of {result['dim']} floats -> {output}")
+
+
+@main.command()
+@click.argument("dist", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    default=("cpu",),
+    show_default=True,
+    help="tensorrt, cuda, coreml, nnapi, xnnpack or cpu (repeatable; each is timed).",
+)
+@click.option(
+    "--threads",
+    "threads",
+    multiple=True,
+    type=int,
+    default=(1, 2),
+    show_default=True,
+    help="Intra-op thread counts (repeatable).",
+)
+@click.option("--batch-size", "--batch", "batch", default=1, show_default=True, help="Batch size of the fixed input.")
+@click.option("--seq", default=128, show_default=True, help="Sequence length of the fixed input.")
+@click.option("--iterations", default=200, show_default=True, help="Timed calls per setting.")
+@click.option("--mobile", is_flag=True, help="Time model.mobile.onnx (fixed shape) instead of model.onnx.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@friendly
+def bench(
+    dist: Path,
+    providers: tuple[str, ...],
+    threads: tuple[int, ...],
+    batch: int,
+    seq: int,
+    iterations: int,
+    mobile: bool,
+    as_json: bool,
+) -> None:
+    """Time the model in DIST with the runtime apps use: p50/p90/p99 per provider and thread count."""
+    import json
+
+    from edgebert.timing.bench_dist import bench_dist
+
+    rows = bench_dist(dist, list(providers), list(threads), batch, seq, iterations, mobile)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo("provider\tthreads\tbatch\tseq\tio\tp50 ms\tp90 ms\tp99 ms\tused")
+    for r in rows:
+        click.echo(
+            f"{r['provider']}\t{r['threads']}\t{r['batch']}\t{r['seq']}\t{r['io']}\t{r['p50_ms']:.2f}"
+            f"\t{r['p90_ms']:.2f}\t{r['p99_ms']:.2f}\t{r['used']}"
+        )
