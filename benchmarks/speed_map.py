@@ -1,5 +1,5 @@
-"""Which student shapes reach N x the PyTorch FP32 teacher (issue 14's 8x) and M x the Optimum INT8 peer (issue
-17's 4x) on this CPU, for text or token classification.
+"""Which student shapes reach N x the PyTorch FP32 teacher (the NER recipe's 8x) and M x the Optimum INT8 peer (the
+classifier recipes' 4x) on this CPU, for text or token classification.
 
 Speed does not depend on the weights, so the students are random-weight copies of the teacher's config, cut to
 the given layers, heads and FFN width with edgebert's own pruning surgery, exported with optimum, fused as
