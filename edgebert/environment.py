@@ -7,7 +7,7 @@ build and its execution providers, torch and its GPU, Python and the OS; and wha
 
 It measures nothing and installs nothing: onnxruntime and torch are imported only when asked for, and only if
 installed (so `import edgebert` stays light, and `edgebert check` never loads torch). The ratios the advice
-expects are those of timings recorded in this repository (edgebert.timing.machine, docs/results.md), quoted
+expects are those of timings recorded in this repository (edgebert.timing.machine, docs/benchmarks), quoted
 beside them; time the model on the host with `edgebert bench` for its own.
 """
 
@@ -120,7 +120,7 @@ def advice(env: dict) -> list[str]:
     elif torch and not torch["cuda"]:
         out.append(
             f"torch finds no CUDA GPU: compress trains on the CPU's {env.get('cores')} cores (the CoNLL-03 "
-            "recipe's distillation took 40 minutes on 2 cores, docs/results.md)"
+            "recipe's distillation took 40 minutes on 2 cores, docs/benchmarks)"
         )
     return out
 

@@ -1,4 +1,4 @@
-"""Sentence embeddings (issue 15): pooling read from and written to sentence-transformers folders and applied in
+"""Sentence embeddings: pooling read from and written to sentence-transformers folders and applied in
 torch; the whole pipeline on a tiny BERT (pooling inside every shipped form, 4-bit word embeddings, the st-int8
 peer, `edgebert embed`); the packaged MiniLM's vectors against sentence-transformers'; bad input."""
 

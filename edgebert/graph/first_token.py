@@ -8,7 +8,7 @@ dynamically quantized graph then computes its activation scales of that block fr
 On the 3-layer SST-2 and TREC students (5 heads, FFN 512, dynamic INT8; 2-core Xeon with AVX-512 VNNI, 2026-11-27,
 15 paired rounds against the same student's file without it) this took 0.84-0.94x the time on real test
 sentences at batch 1 and 0.81-0.92x at seq 128, at one and two threads; no SST-2 test prediction and 1 of 500
-TREC ones changed (architecture.md).
+TREC ones changed (docs/decisions.md).
 
 It applies only where the graph says so: the last hidden state is read by a Gather of position 0 on the sequence
 axis and by nothing else (no graph output, no pooling over tokens), so taggers and sentence encoders are left

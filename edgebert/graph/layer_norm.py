@@ -7,7 +7,7 @@ thread, 300 calls each, median, a training run sharing the cores) one SkipLayerN
 327 us, the same Add + LayerNormalization 46 us, and LayerNormalization alone 35 us. In a 3-layer 384-wide INT8
 student (the fused export, dynamic INT8, 15 paired rounds, idle machine) this split was 1.34x faster than the
 fused graph at seq 128 and 1.58x at seq 32 at one thread, 1.24x and 1.81x at two; the elementwise form below 1.25x,
-1.40x, 1.08x and 1.24x (architecture.md).
+1.40x, 1.08x and 1.24x (docs/decisions.md).
 Sum, not Add: ONNX Runtime's load-time SkipLayerNormFusion turns Add (+ Add) + LayerNormalization back into the
 slow node, and it only looks for Add (a test checks the loaded graph). One Sum of three inputs timed the same as two
 Adds (28 us for 128 x 384 at one and two threads).

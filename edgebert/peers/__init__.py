@@ -1,5 +1,5 @@
 """Peers: what a user would ship without edgebert, built from the same teacher in the same run, so that "x faster
-than what I would do otherwise" is measured on the user's machine rather than quoted (issue 17).
+than what I would do otherwise" is measured on the user's machine rather than quoted.
 
     optimum-int8   Optimum's ONNX export of the teacher, then ORTQuantizer dynamic INT8 with the preset for this
                    CPU (text and token classification)

@@ -8,7 +8,7 @@ the static candidates are left out: ORT's static quantizer cannot read the fused
 SkipLayerNormalization) and fails on every one; its dynamic quantizer turns Attention into QAttention.
 x86 also gets 7-bit per-channel weights: on CPUs without VNNI the 8-bit ones saturate in int16 sums (measured on
 this AVX2 host: the SST-2 student's per-channel INT8 changed 16 test predictions against FP32 with 8-bit weights,
-8 with 7-bit ones, at the same speed; docs/architecture.md).
+8 with 7-bit ones, at the same speed; docs/decisions.md).
 x86 dynamic INT8 also comes with its SkipLayerNormalizations split into Sum + LayerNormalization
 (`layer_norm: decomposed`): ORT's SkipLayerNormalization kernel was 7x slower than that on an AVX-512 VNNI Xeon
 (edgebert.graph.layer_norm); timing on the host decides.

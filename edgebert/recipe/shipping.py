@@ -45,7 +45,7 @@ class QuantScheme(_Config):
     per_channel: bool = False
     # 7-bit weights, [-64, 64] (ORT's reduce_range): x86 CPUs without VNNI multiply uint8 x int8 in pairs summed
     # into int16 (VPMADDUBSW), which saturates when both weights of a pair are near +-127; 7 bits cannot
-    # (docs/architecture.md). Dynamic and static INT8 weights.
+    # (docs/decisions.md). Dynamic and static INT8 weights.
     reduce_range: bool = False
     format: Literal["qdq", "qoperator"] = "qdq"  # static only
     activations: Literal["uint8", "int8"] = "uint8"  # static only
@@ -81,7 +81,7 @@ class AutoConfig(_Config):
     eval_samples: int | None = Field(None, ge=20)
     # what candidates are timed on: the benchmark's fixed input (batch x seq), real eval sentences one at a time
     # (each padded to its own length, as apps run), or both (ranked by the geometric mean of the two ratios). On a
-    # CPU without VNNI an INT8 candidate can win at seq 128 and lose on short real sentences (issue 17).
+    # CPU without VNNI an INT8 candidate can win at seq 128 and lose on short real sentences.
     workload: Literal["fixed", "real", "both"] = "both"
 
 

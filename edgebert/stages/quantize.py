@@ -3,7 +3,7 @@ or by `auto`, which builds the target's candidates and keeps the fastest within 
 
 `quantize.source` picks which export to quantize: the plain graph (ORT fuses part of it at load) or the
 offline-fused one, whose attention becomes QAttention (faster for small students on short sentences; measured in
-docs/architecture.md).
+docs/decisions.md).
 Every shipped model, and every static QDQ candidate, gets ONNX Runtime's mobile usability analysis.
 The stage does not evaluate the shipped model on the test split (evaluate does) or time it for the report
 (benchmark does); `auto` scores candidates on the eval split and times them against each other only to choose.
