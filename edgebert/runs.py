@@ -85,6 +85,11 @@ class Run:
     def summary(self, stage: str) -> dict:
         return read_json(self.dir(stage) / STAMP).get("summary", {})
 
+    def finished(self, stage: str) -> float | None:
+        """When the stage last finished (seconds since the epoch), or None if it has no stamp."""
+        stamp = self.dir(stage) / STAMP
+        return read_json(stamp).get("finished") if stamp.is_file() else None
+
     @contextlib.contextmanager
     def lock(self, wait: bool = False) -> Iterator[None]:
         """Hold `runs/.<name>.lock` for the whole run, so two runs never write one run folder: the second is

@@ -388,6 +388,11 @@ def test_the_optimum_peers_are_built_scored_timed_and_gated_in_the_run(compresse
     report = (run / "report" / "report.md").read_text()
     assert "### Against the peers" in report and "### Test and eval splits" in report
     assert "| optimum-int8 | Optimum text-classification export, ORTQuantizer dynamic INT8" in report
+    headline = json.loads((run / "report" / "result.json").read_text())  # the gated thread count's, first peer's
+    seq32 = versus["peers"]["optimum-int8"]["x_faster"]["seq32"]["x"]
+    assert headline["peer"] == "optimum-int8" and headline["threads"] == 1
+    assert headline["x_peer_seq"] == pytest.approx(seq32, rel=0.02) and headline["x_peer_real"] > 0
+    assert headline["peer_score"] == evaluation["models"]["optimum-int8"]["accuracy"]["value"]
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,9 @@ def package(ctx: Context, out: Path) -> dict:
 
 def report(ctx: Context, out: Path) -> dict:
     from edgebert.report import build_report, write_report
+    from edgebert.results import write_result
 
-    write_report(out, build_report(ctx))
+    built = build_report(ctx)
+    write_report(out, built)
+    write_result(out, built, ctx.run.finished("benchmark"))  # the headline figures, for results/ and the README
     return {}

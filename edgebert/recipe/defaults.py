@@ -100,7 +100,7 @@ def apply_target(raw: dict, target: str) -> None:
 
 def fit_epochs(raw: dict, n_train: int) -> None:
     """Give each training stage at least MIN_STEPS optimizer steps (at most MAX_EPOCHS passes) over `n_train`
-    examples; never fewer epochs than the template's.
+    examples and their augmented copies; never fewer epochs than the template's.
 
     >>> raw = {"distill": {"epochs": 2, "batch_size": 32}}
     >>> fit_epochs(raw, 194); raw["distill"]["epochs"]
@@ -108,7 +108,8 @@ def fit_epochs(raw: dict, n_train: int) -> None:
     """
     for section in _training_sections(raw):
         batch = section.get("batch_size", 32)
-        needed = math.ceil(MIN_STEPS * batch / max(n_train, 1))
+        copies = (section.get("augment") or {}).get("copies", 0)  # rewritten copies are read in every epoch too
+        needed = math.ceil(MIN_STEPS * batch / max(n_train * (1 + copies), 1))
         section["epochs"] = max(section.get("epochs", 1), min(MAX_EPOCHS, needed))
 
 
