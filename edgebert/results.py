@@ -50,6 +50,7 @@ def summarise(report: dict, measured: float | None = None, source: str = "run") 
         "test_n": evaluation["n"],
         "teacher": _value(models.get("teacher"), metric),
         "shipped": _value(models.get(shipped), metric),
+        "vs_teacher": _difference(models.get(shipped), models.get("teacher"), metric),
         "shipped_model": shipped,
         "file_mb": bench["file_mb"].get(shipped),
         "x_pytorch": _faster(fixed.get("x_anchor")) if bench.get("anchor") == "teacher-pytorch" else None,
@@ -89,7 +90,10 @@ def render_table(rows: list[dict]) -> str:
     )
     lines = []
     for r in rows:
-        quality = f"{r['metric']} {_pct(r['shipped'])} ({_points(r['shipped'] - r['teacher'])})"
+        delta = r.get("vs_teacher")
+        quality = (
+            f"{r['metric']} {_pct(r['shipped'])} ({_points(r['shipped'] - r['teacher'] if delta is None else delta)})"
+        )
         peer = f"{r['peer']}: {_pct(r['peer_score'])}" if r.get("peer") else "—"
         speed = f"{_x(r.get('x_peer_seq'))} / {_x(r.get('x_peer_real'))}" if r.get("peer") else "—"
         dot = ", ".join(r["host"]["int8_dot"] or []) or "no INT8 dot product"
@@ -115,6 +119,12 @@ def _value(scores: dict | None, metric: str) -> float | None:
     """A model's `metric` from evaluate's record ({metric: {"value", "low", "high"}} or {metric: number})."""
     found = (scores or {}).get(metric)
     return found.get("value") if isinstance(found, dict) else found
+
+
+def _difference(a: dict | None, b: dict | None, metric: str) -> float | None:
+    """a's metric minus b's, from the unrounded values where evaluate kept them."""
+    x, y = _value(a, metric), _value(b, metric)
+    return None if x is None or y is None else round(x - y, 6)
 
 
 def _faster(ratio: dict | None) -> float | None:

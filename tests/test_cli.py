@@ -238,3 +238,11 @@ def test_every_run_keeps_the_recipe_it_ran(compressed, tmp_path):
     shutil.copy(folder / "runs" / "tiny" / "recipe.yaml", copy)
     assert load_recipe(copy).model_dump(exclude={"base_dir"}) == load_recipe(recipe).model_dump(exclude={"base_dir"})
     assert load_recipe(copy).path("x") == load_recipe(recipe).path("x")
+
+
+def test_env_says_what_this_machine_can_do():
+    text = _run("env").output
+    assert text.startswith("CPU: ") and "INT8 dot product" in text and "onnxruntime" in text
+    found = json.loads(_run("env", "--json").output)
+    assert {"cpu", "cores", "int8_dot", "onnxruntime", "advice"} <= set(found)
+    assert "CPUExecutionProvider" in found["onnxruntime"]["providers"]
