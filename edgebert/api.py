@@ -116,8 +116,8 @@ def recipe_for(
     target: str | None = None,
     overrides: Sequence[str] = (),
 ) -> Recipe:
-    """The task's starting recipe (`edgebert init --task`) with the data and teacher filled in, its epochs fitted
-    to the train split's size: what `edgebert compress --task … --teacher … --train …` runs. Local paths are made
+    """The task's starting recipe (`edgebert init --task`) with the data and teacher filled in, fitted to the
+    train split's size (edgebert.recipe.defaults.fit_to_data): what `edgebert compress --task … --teacher … --train …` runs. Local paths are made
     absolute, so the recipe reads the same files wherever it is written."""
     from edgebert.pipeline import count_train
     from edgebert.recipe import apply_overrides
@@ -129,9 +129,9 @@ def recipe_for(
     raw = apply_overrides(raw, overrides)
     raw["base_dir"] = str(Path.cwd())
     draft = parse_recipe(raw, source="the task's starting recipe")
-    from edgebert.recipe.defaults import fit_epochs
+    from edgebert.recipe.defaults import fit_to_data
 
-    fit_epochs(raw, count_train(draft))
+    fit_to_data(raw, count_train(draft))
     raw = apply_overrides(raw, overrides)  # an override wins over the fitted epochs
     return parse_recipe(raw, source="the task's starting recipe")
 
