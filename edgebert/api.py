@@ -117,8 +117,8 @@ def recipe_for(
     overrides: Sequence[str] = (),
 ) -> Recipe:
     """The task's starting recipe (`edgebert init --task`) with the data and teacher filled in, fitted to the
-    train split's size (edgebert.recipe.defaults.fit_to_data): what `edgebert compress --task … --teacher … --train …` runs. Local paths are made
-    absolute, so the recipe reads the same files wherever it is written."""
+    train split's size (edgebert.recipe.defaults.fit_to_data): what `edgebert compress --task … --teacher …
+    --train …` runs. Local paths are made absolute, so the recipe reads the same files wherever it is written."""
     from edgebert.pipeline import count_train
     from edgebert.recipe import apply_overrides
 

@@ -247,3 +247,12 @@ def test_env_says_what_this_machine_can_do():
     found = json.loads(_run("env", "--json").output)
     assert {"cpu", "cores", "int8_dot", "onnxruntime", "advice"} <= set(found)
     assert "CPUExecutionProvider" in found["onnxruntime"]["providers"]
+
+
+@pytest.mark.parametrize("name", ["edgebert.recipe.defaults", "edgebert.units", "edgebert.results"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(name)
+    assert doctest.testmod(module).failed == 0 and doctest.testmod(module).attempted > 0

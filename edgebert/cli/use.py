@@ -44,7 +44,7 @@ def predict(
     Tab-separated (tabs, newlines and backslashes in a text are written as \\t, \\n and \\\\, so each
     prediction stays one line); --json prints one JSON object per text instead."""
     from edgebert.runtime import load
-    from edgebert.runtime.bulk import read_texts
+    from edgebert.runtime.bulk import chunks, read_texts
     from edgebert.runtime.errors import DistError
 
     if bool(texts) == (source is not None):
@@ -57,21 +57,10 @@ def predict(
     task = model.manifest["task"]["name"]
     stream = read_texts(source, column) if source is not None else iter(texts)
     number = 0
-    for chunk in _chunks(stream):
+    for chunk in chunks(stream, CHUNK):
         for text, out in zip(chunk, _run(model, task, chunk, batch_size), strict=True):
             number += 1
             click.echo(_json_line(task, text, out) if as_json else _tsv_lines(task, number, text, out, model))
-
-
-def _chunks(stream):
-    chunk: list[str] = []
-    for text in stream:
-        chunk.append(text)
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _run(model, task: str, texts: list[str], batch_size: int) -> list:

@@ -25,6 +25,14 @@ def _drop(value: object) -> object:
     return {"max_drop": -points}
 
 
+def _ratio_or(value: object, field: str, parse) -> object:
+    """'0.25x' -> {max_ratio: 0.25}, another string -> {field: parse(it)}; anything else is left to the model."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    return {"max_ratio": parse_ratio(text, None)} if text.endswith("x") else {field: parse(text, None)}
+
+
 class AccuracyGate(_Config):
     """`gates.accuracy: {max_drop: 0.01}` (or `-1 point`): the alias of `gates.quality: {metric: accuracy, …}`."""
 
@@ -70,10 +78,7 @@ class LatencyGate(_Config):
     @classmethod
     def _units(cls, value: object) -> object:
         """'0.25x' -> {max_ratio: 0.25} (vs the PyTorch teacher), '5 ms' -> {p90_ms: 5}."""
-        if not isinstance(value, str):
-            return value
-        text = value.strip().lower()
-        return {"max_ratio": parse_ratio(text, None)} if text.endswith("x") else {"p90_ms": parse_time(text, None)}
+        return _ratio_or(value, "p90_ms", parse_time)
 
     @model_validator(mode="after")
     def _one_bound(self) -> LatencyGate:
@@ -93,10 +98,7 @@ class SizeGate(_Config):
     @classmethod
     def _units(cls, value: object) -> object:
         """'6 MB' -> {max_mb: 6}, '0.25x' -> {max_ratio: 0.25}."""
-        if not isinstance(value, str):
-            return value
-        text = value.strip().lower()
-        return {"max_ratio": parse_ratio(text, None)} if text.endswith("x") else {"max_mb": parse_size(text, None)}
+        return _ratio_or(value, "max_mb", parse_size)
 
     @model_validator(mode="after")
     def _one_bound(self) -> SizeGate:

@@ -40,11 +40,11 @@ def embed_file(
         raise DistError(f"{source} has no rows to embed")
     tmp = output.with_name(f".{output.name}.tmp")
     dim = None
-    chunks = _chunks(read_texts(source, column), chunk)
+    pieces = chunks(read_texts(source, column), chunk)
     if track is not None:
-        chunks = track(chunks, f"embedding {total:,} rows", -(-total // chunk))
+        pieces = track(pieces, f"embedding {total:,} rows", -(-total // chunk))
     with open(tmp, "wb") as f:
-        for texts in chunks:
+        for texts in pieces:
             vectors = embedder.embed(texts, batch_size)
             if dim is None:
                 dim = vectors.shape[1]
@@ -55,7 +55,8 @@ def embed_file(
     return {"rows": total, "dim": dim, "output": str(output), "bytes": output.stat().st_size}
 
 
-def _chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
+def chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
+    """`texts` in lists of `size` (the last one shorter), read as they are needed."""
     batch: list[str] = []
     for text in texts:
         batch.append(text)
