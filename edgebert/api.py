@@ -22,8 +22,8 @@ from pathlib import Path
 
 from edgebert.errors import RecipeError
 from edgebert.progress import Reporter
-from edgebert.recipe import Recipe, load_recipe, parse_recipe
-from edgebert.recipe.defaults import default_recipe
+from edgebert.recipe import Recipe, apply_overrides, load_recipe, parse_recipe
+from edgebert.recipe.defaults import default_recipe, fit_to_data
 
 
 @dataclass
@@ -91,8 +91,6 @@ def compress(
 
 def resolve(recipe: str | os.PathLike | dict | Recipe, overrides: Sequence[str] = ()) -> Recipe:
     """A validated Recipe from a path, a dict of fields or a Recipe, with `overrides` applied."""
-    from edgebert.recipe import apply_overrides
-
     if isinstance(recipe, (str, os.PathLike)):
         return load_recipe(recipe, overrides)
     if isinstance(recipe, Recipe):
@@ -120,7 +118,6 @@ def recipe_for(
     train split's size (edgebert.recipe.defaults.fit_to_data): what `edgebert compress --task … --teacher …
     --train …` runs. Local paths are made absolute, so the recipe reads the same files wherever it is written."""
     from edgebert.pipeline import count_train
-    from edgebert.recipe import apply_overrides
 
     def local(p):
         return None if p is None else _absolute(str(p))
@@ -129,10 +126,8 @@ def recipe_for(
     raw = apply_overrides(raw, overrides)
     raw["base_dir"] = str(Path.cwd())
     draft = parse_recipe(raw, source="the task's starting recipe")
-    from edgebert.recipe.defaults import fit_to_data
-
     fit_to_data(raw, count_train(draft))
-    raw = apply_overrides(raw, overrides)  # an override wins over the fitted epochs
+    raw = apply_overrides(raw, overrides)  # an override wins over the fitted settings
     return parse_recipe(raw, source="the task's starting recipe")
 
 
