@@ -41,6 +41,7 @@ class Result:
     shipped: str | None = None
     warnings: list[str] = field(default_factory=list)
     stopped_after: str | None = None
+    helper: bool = False  # a helper process of a multi-process launch: it trained alongside and wrote nothing
 
     @property
     def exit_code(self) -> int:
@@ -71,7 +72,7 @@ def compress(
     outcome = run_pipeline(resolved, Path(runs_dir), reporter, from_stage, wait, until)
     run_dir = Path(runs_dir) / resolved.name
     if outcome is None:  # a helper process of a multi-process launch
-        return Result(resolved, run_dir, stopped_after=until)
+        return Result(resolved, run_dir, stopped_after=until, helper=True)
     if until and until != "report":
         return Result(resolved, outcome.run_dir, warnings=outcome.warnings, stopped_after=until)
     from edgebert.runs import Run

@@ -112,8 +112,8 @@ def compress(
     reporter = for_console(progress_every) if is_main() else Reporter()  # helper processes print nothing
     with _interruptible():
         result = api.compress(resolved, runs_dir, from_stage=from_stage, until=until, wait=wait, reporter=reporter)
-    if result.dist is None and result.stopped_after is None:
-        return  # a helper process
+    if result.helper:
+        return  # a helper process of a multi-process launch prints nothing
     if result.stopped_after and result.stopped_after != "report":
         click.echo(f"stopped after {until}: {result.run_dir}", err=True)
         return

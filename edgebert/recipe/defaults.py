@@ -105,8 +105,9 @@ def apply_target(raw: dict, target: str) -> None:
 
 def fit_to_data(raw: dict, n_train: int) -> None:
     """Fit the tuned settings (chosen on tens of thousands of examples) to a train split of `n_train`: no pruning
-    and no vocabulary trimming below SMALL_TRAIN examples, and each training stage at least MIN_STEPS optimizer steps (at most MAX_EPOCHS
-    passes) over the examples and their augmented copies; never fewer epochs than the template's.
+    and no vocabulary trimming below SMALL_TRAIN examples, and each training stage at least MIN_STEPS optimizer
+    steps (at most MAX_EPOCHS passes) over the examples and their augmented copies; never fewer epochs than the
+    template's.
 
     >>> raw = {"distill": {"epochs": 2, "batch_size": 32}, "prune": {"heads": 0.5}, "export": {"trim_vocab": True}}
     >>> fit_to_data(raw, 1000); raw["distill"]["epochs"], "prune" in raw, raw["export"]
