@@ -118,7 +118,7 @@ def recipe_for(
     """The task's starting recipe (`edgebert init --task`) with the data and teacher filled in, fitted to the
     train split's size (edgebert.recipe.defaults.fit_to_data): what `edgebert compress --task … --teacher …
     --train …` runs. Local paths are made absolute, so the recipe reads the same files wherever it is written."""
-    from edgebert.pipeline import count_train
+    from edgebert.pipeline import split_sizes
 
     def local(p):
         return None if p is None else _absolute(str(p))
@@ -127,7 +127,7 @@ def recipe_for(
     raw = apply_overrides(raw, overrides)
     raw["base_dir"] = str(Path.cwd())
     draft = parse_recipe(raw, source="the task's starting recipe")
-    fit_to_data(raw, count_train(draft))
+    fit_to_data(raw, *split_sizes(draft))
     raw = apply_overrides(raw, overrides)  # an override wins over the fitted settings
     return parse_recipe(raw, source="the task's starting recipe")
 

