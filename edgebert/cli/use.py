@@ -58,20 +58,20 @@ def predict(
     stream = read_texts(source, column) if source is not None else iter(texts)
     number = 0
     for chunk in chunks(stream, CHUNK):
-        for text, out in zip(chunk, _run(model, task, chunk, batch_size), strict=True):
+        for text, out in zip(chunk, _run(model, task, chunk, batch_size, number + 1), strict=True):
             number += 1
             click.echo(_json_line(task, text, out) if as_json else _tsv_lines(task, number, text, out, model))
 
 
-def _run(model, task: str, texts: list[str], batch_size: int) -> list:
+def _run(model, task: str, texts: list[str], batch_size: int, first: int) -> list:
+    """The model's outputs for `texts`, numbered from `first` in the notes about texts cut at max_length."""
     if task == "sentence-embedding":
         return list(model.embed(texts, batch_size=batch_size))
     if task == "text-classification":
-        for i, cut in enumerate(model.truncated(texts), 1):
+        for i, cut in enumerate(model.truncated(texts), first):
             if cut:
                 click.secho(
-                    f"note: {texts[i - 1][:40]!r} is longer than the model's {model.max_length} tokens; only its "
-                    "start was read",
+                    f"note: text {i} is longer than the model's {model.max_length} tokens; only its start was read",
                     fg="yellow",
                     err=True,
                 )
