@@ -19,15 +19,14 @@ from edgebert.results import load_results, render_table
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results table: benchmarks/results_table.py --write -->", "<!-- end of results table -->"
 FOOTNOTE = (
-    "¹ Figures transcribed from the run's log (on its docs/benchmarks page) into a result file, not written by the "
-    "run; the recipe's next run replaces the file with its own."
+    "¹ Transcribed by hand from the run on the recipe's page (which says what code it ran); its next run replaces it."
 )
 
 
 def rendered(results: Path = ROOT / "results") -> str:
     rows = load_results(results)
-    notes = [f"{r['recipe']}: {r['note']}." for r in rows if r.get("source", "run") != "run"]
-    return render_table(rows) + ("\n" + FOOTNOTE + " " + " ".join(notes) + "\n" if notes else "")
+    transcribed = any(r.get("source", "run") != "run" for r in rows)
+    return render_table(rows) + ("\n" + FOOTNOTE + "\n" if transcribed else "")
 
 
 def replace(readme: str, table: str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from edgebert.runs import read_json
+from edgebert.runs import read_json, write_json
 
 FORMAT = "edgebert-result v1"
 TASK_WORDS = {
@@ -64,8 +64,6 @@ def summarise(report: dict, measured: float | None = None, source: str = "run") 
 
 
 def write_result(report_dir: Path, report: dict, measured: float | None) -> None:
-    from edgebert.runs import write_json
-
     write_json(report_dir / "result.json", summarise(report, measured))
 
 
@@ -96,8 +94,8 @@ def render_table(rows: list[dict]) -> str:
         )
         peer = f"{r['peer']}: {_pct(r['peer_score'])}" if r.get("peer") else "—"
         speed = f"{_x(r.get('x_peer_seq'))} / {_x(r.get('x_peer_real'))}" if r.get("peer") else "—"
-        dot = ", ".join(r["host"]["int8_dot"] or []) or "no INT8 dot product"
-        cpu = f"{r['host']['cpu']}, {r['host']['cores']} cores ({dot}), {r['date']}"
+        dot = ", ".join(r["host"]["int8_dot"] or []) or "none"
+        cpu = f"{r['host']['cpu']} ({dot}), {r['date']}"
         mark = "" if r.get("source", "run") == "run" else " ¹"
         lines.append(
             f"| [{r['recipe']}](docs/benchmarks/{r['recipe']}.md){mark} | {TASK_WORDS.get(r['task'], r['task'])} "

@@ -7,7 +7,7 @@ the target, and fits the training to a small train split (the tuned settings wer
 examples; a few hundred need more passes, and too few to recover from pruning). It reads nothing but the template
 and runs nothing.
 
-    >>> raw = default_recipe("text-classification", "my-bert", "train.tsv", n_train=60_000)
+    >>> raw = default_recipe("text-classification", "my-bert", "train.tsv")
     >>> raw["teacher"]["model"], raw["distill"]["epochs"]
     ('my-bert', 2)
 """
@@ -54,11 +54,10 @@ def default_recipe(
     test: str | None = None,
     name: str | None = None,
     target: str | None = None,
-    n_train: int | None = None,
 ) -> dict:
     """The task's starting recipe with the data, teacher and target filled in, as a raw dict for
-    `parse_recipe`. Paths are written as given (make them absolute to read the recipe from elsewhere). `n_train`,
-    the train split's size, fits the settings to it (see `fit_to_data`); None keeps the tuned ones."""
+    `parse_recipe`, with the tuned settings as they are (`fit_to_data` fits them to the data's size). Paths are
+    written as given (make them absolute to read the recipe from elsewhere)."""
     raw = yaml.safe_load(template_text(task))
     raw["name"] = name or default_name(task, teacher)
     raw["teacher"]["model"] = teacher
@@ -73,8 +72,6 @@ def default_recipe(
         raise RecipeError("--test: a sentence-embedding run needs scored pairs to judge (sentence1, sentence2, score)")
     if target is not None:
         apply_target(raw, target)
-    if n_train is not None:
-        fit_to_data(raw, n_train)
     return raw
 
 
