@@ -61,6 +61,36 @@ def macro_f1_with_ci(
     }
 
 
+def f1_with_ci(gold: np.ndarray, predicted: np.ndarray, seed: int = 0, resamples: int = 1000) -> dict:
+    """F1 of one class (the `True`s: the paraphrase, the relevant answer), with a bootstrap 95% interval.
+
+    >>> f1_with_ci(np.array([True, True, False]), np.array([True, False, False]))["value"]
+    0.666667
+    """
+    gold, predicted = np.asarray(gold, bool), np.asarray(predicted, bool)
+    idx = _resamples(len(gold), seed, resamples)
+    tp = (gold & predicted)[idx].sum(1)
+    wrong = (gold != predicted)[idx].sum(1)
+    boot = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
+    tp_all, wrong_all = int((gold & predicted).sum()), int((gold != predicted).sum())
+    value = 0.0 if tp_all == 0 else 2 * tp_all / (2 * tp_all + wrong_all)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {"value": round(value, 6), "low": round(float(low), 3), "high": round(float(high), 3), "n": len(gold)}
+
+
+def pearson_with_ci(predicted: np.ndarray, gold: np.ndarray, seed: int = 0, resamples: int = 1000) -> dict:
+    """Pearson's correlation of predicted scores with gold scores, with a 95% bootstrap interval over examples."""
+    predicted, gold = np.asarray(predicted, np.float64), np.asarray(gold, np.float64)
+    idx = _resamples(len(gold), seed, resamples)
+    p, g = predicted[idx], gold[idx]
+    p, g = p - p.mean(1, keepdims=True), g - g.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = (p * g).sum(1) / np.sqrt((p * p).sum(1) * (g * g).sum(1))
+    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    value = float(np.corrcoef(predicted, gold)[0, 1])
+    return {"value": round(value, 6), "low": round(float(low), 4), "high": round(float(high), 4), "n": len(gold)}
+
+
 def classification_metrics(logits: np.ndarray, y_true: list[int], n_labels: int, seed: int = 0) -> dict:
     y = np.asarray(y_true)
     pred = logits.argmax(axis=1)
@@ -176,7 +206,8 @@ def _resampled_spearman(predicted: np.ndarray, gold: np.ndarray, idx: np.ndarray
     return (rp * rg).sum(1) / np.sqrt((rp * rp).sum(1) * (rg * rg).sum(1))
 
 
-def _spearman(predicted: np.ndarray, gold: np.ndarray) -> float:
+def spearman(predicted: np.ndarray, gold: np.ndarray) -> float:
+    """Spearman's rank correlation (ties averaged)."""
     from scipy.stats import rankdata
 
     return float(np.corrcoef(rankdata(predicted), rankdata(gold))[0, 1])
@@ -188,7 +219,7 @@ def spearman_with_ci(predicted: np.ndarray, gold: np.ndarray, seed: int = 0, res
     predicted, gold = np.asarray(predicted, np.float64), np.asarray(gold, np.float64)
     boot = _resampled_spearman(predicted, gold, _resamples(len(gold), seed, resamples))
     low, high = np.nanpercentile(boot, [2.5, 97.5])
-    value = _spearman(predicted, gold)
+    value = spearman(predicted, gold)
     return {"value": round(value, 6), "low": round(float(low), 4), "high": round(float(high), 4), "n": len(gold)}
 
 
@@ -197,7 +228,7 @@ def spearman_difference(predicted_a, predicted_b, gold, seed: int = 0, resamples
     a, b, gold = (np.asarray(x, np.float64) for x in (predicted_a, predicted_b, gold))
     idx = _resamples(len(gold), seed, resamples)
     return _difference(
-        _spearman(a, gold) - _spearman(b, gold),
+        spearman(a, gold) - spearman(b, gold),
         _resampled_spearman(a, gold, idx) - _resampled_spearman(b, gold, idx),
     )
 

@@ -22,6 +22,7 @@ from edgebert.runs import read_json, write_json
 FORMAT = "edgebert-result v1"
 TASK_WORDS = {
     "text-classification": "classification",
+    "text-regression": "regression",
     "token-classification": "NER",
     "sentence-embedding": "embeddings",
 }

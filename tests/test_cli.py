@@ -179,8 +179,8 @@ def test_predict_reads_a_file_column_and_prints_json_lines(compressed, tmp_path)
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("some text", "--input", "x.txt"), "give the texts as arguments or --input FILE (one of them)"),
-        ((), "give the texts as arguments or --input FILE (one of them)"),
+        (("some text", "--input", "x.txt"), "give the texts as arguments, --pair A B, or --input FILE (one of them)"),
+        ((), "give the texts as arguments, --pair A B, or --input FILE (one of them)"),
         (("text", "--column", "review"), "--column picks a column of --input FILE: give --input too"),
         (("--input", "missing.txt"), "--input missing.txt not found"),
     ],

@@ -46,7 +46,7 @@ def test_v2_manifest_lists_every_shipped_file_with_its_hash(dist):
     shipped = {p.name for p in dist.iterdir() if p.name not in ("edgebert.json", "stage.json")}
     assert set(manifest["files"]) == shipped
     assert all(e["sha256"] == sha256_file(dist / n) for n, e in manifest["files"].items())
-    assert set(manifest["metrics"]["shipped"]) == {"accuracy", "macro_f1"}
+    assert set(manifest["metrics"]["shipped"]) == {"accuracy", "macro_f1", "f1"}  # two labels: the positive one's F1
 
 
 def test_tampered_tokenizer_is_refused(dist):

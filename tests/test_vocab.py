@@ -69,7 +69,7 @@ def test_trim_to_train_leaves_the_unlabelled_text_out_of_the_vocabulary_and_the_
     def context(trim):
         distill = {"num_layers": 1, "unlabelled": [str(extra)]}
         recipe = load_recipe(write_recipe(tmp_path, str(tiny_bert), distill=distill, export={"trim_vocab": trim}))
-        data = SimpleNamespace(train=SimpleNamespace(texts=train))
+        data = SimpleNamespace(train=SimpleNamespace(texts=train, corpus=train))
         return SimpleNamespace(recipe=recipe, data=data, data_key="data")
 
     everything, own = context(True), context("train")

@@ -10,6 +10,9 @@
       accuracy_vs_baseline: -0.3 points
       entity_f1: 85%                 # token-classification dists (--data a CoNLL or JSONL file)
       entity_f1_vs_baseline: -0.5 points
+      f1: 85%                        # a two-label classifier's positive label (pairs: paraphrase), as recorded
+      spearman: 0.85                 # text-regression dists (cross-encoders), as recorded; also pearson
+      spearman_vs_baseline: -0.5 points
       latency_vs_baseline: +5%       # candidate / baseline p50 ratio at most 1.05
       latency_vs_reference: 0.25x    # candidate / --reference ratio at most 0.25
       fusions: {Attention: 3}        # minimum fused-node counts the manifest records
@@ -74,6 +77,11 @@ class Budgets(_Strict):
     accuracy_vs_reference: float | None = None
     entity_f1: float | None = None  # token-classification dists
     entity_f1_vs_baseline: float | None = None
+    f1: float | None = None  # two-label classifiers: the positive label's F1, as the manifest records it
+    f1_vs_baseline: float | None = None
+    spearman: float | None = None  # text-regression dists, as the manifest records it
+    spearman_vs_baseline: float | None = None
+    pearson: float | None = None
     latency_vs_baseline: float | None = None
     latency_vs_reference: float | None = None
     fusions: dict[str, int] | None = None
@@ -110,6 +118,11 @@ _PARSERS = {
     "accuracy_vs_reference": parse_points,
     "entity_f1": parse_accuracy,
     "entity_f1_vs_baseline": parse_points,
+    "f1": parse_accuracy,
+    "f1_vs_baseline": parse_points,
+    "spearman": parse_accuracy,
+    "spearman_vs_baseline": parse_points,
+    "pearson": parse_accuracy,
     "latency_vs_baseline": parse_ratio,
     "latency_vs_reference": parse_ratio,
 }

@@ -97,12 +97,18 @@ def run_check(
         if bound is not None:
             results.append(_fixed(f"size_vs_{which}", candidate.mb / others[which].mb, bound, "x", f"size / {which}"))
     task = candidate.manifest["task"]["name"]
+    pairs = bool(candidate.manifest["task"].get("pairs"))
     if task == "token-classification":
         _entity_f1(candidate, others, b, data, results, m)
-    elif task == "text-classification":
+    elif task == "text-classification" and (not pairs or data is None):  # a pair dist's accuracy as recorded
         _accuracy(candidate, others, b, data, text, label, results, m)
     elif data is not None or any(k.startswith(("accuracy", "entity_f1")) for k, v in b.model_dump().items() if v):
-        raise BudgetsError(f"quality budgets and --data are not built for {task} dists yet; check size and latency")
+        what = "sentence-pair" if pairs else task
+        raise BudgetsError(
+            f"--data and accuracy/entity_f1 budgets are not built for {what} dists yet: budget the metrics their "
+            "manifest records (f1, spearman, pearson), size and latency"
+        )
+    _recorded_metrics(candidate, others, b, results, m)
     if budgets.latency_wanted():
         _latency(candidate, others, budgets, data, text, label, results, m)
     if b.fusions:
@@ -208,6 +214,28 @@ def _accuracy(candidate, others, b, data, text, label, results, m) -> None:
             )
             detail = f"candidate on {data.name}, {which} as recorded in its manifest"
         results.append(_fixed(f"accuracy_vs_{which}", round(diff * 100, 3), bound * 100, "points", detail, True))
+
+
+def _recorded_metrics(candidate, others, b, results, m) -> None:
+    """f1, spearman and pearson budgets, on the figures the manifests recorded at packaging (the test split's)."""
+    recorded = candidate.manifest["metrics"]["shipped"]
+    for name in ("f1", "spearman", "pearson"):
+        bound, vs = getattr(b, name), getattr(b, f"{name}_vs_baseline", None)
+        if bound is None and vs is None:
+            continue
+        if name not in recorded:
+            have = ", ".join(recorded)
+            raise BudgetsError(f"budgets.{name}: this dist's manifest records no {name} (it records {have})")
+        value = recorded[name]["value"]
+        m[name] = {"candidate": recorded[name], "source": "recorded in the manifest at packaging"}
+        if bound is not None:
+            results.append(_fixed(name, value, bound, "fraction (min)", "recorded in the manifest", True))
+        if vs is not None:
+            other = others["baseline"].manifest["metrics"]["shipped"].get(name)
+            if other is None:
+                raise BudgetsError(f"budgets.{name}_vs_baseline: the baseline's manifest records no {name}")
+            diff = round((value - other["value"]) * 100, 3)
+            results.append(_fixed(f"{name}_vs_baseline", diff, vs * 100, "points", "both recorded", True))
 
 
 def _entity_f1(candidate, others, b, data, results, m) -> None:

@@ -14,7 +14,12 @@ from edgebert.errors import RecipeError
 # the pipeline's stages in order (edgebert.pipeline.table.NAMES, which tests/test_cli.py checks this against):
 # named here so that `edgebert --help` imports no pipeline code
 STAGES = ("teacher", "distill", "prune", "export", "quantize", "evaluate", "benchmark", "package", "report")
-TASKS = ("text-classification", "token-classification", "sentence-embedding")  # edgebert.tasks.TASKS, checked too
+TASKS = (
+    "text-classification",
+    "text-regression",
+    "token-classification",
+    "sentence-embedding",
+)  # edgebert.tasks.TASKS, checked too
 TARGETS = ("x86", "arm", "mobile", "web")  # edgebert.recipe.defaults.TARGETS, checked too
 
 

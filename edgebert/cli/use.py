@@ -17,7 +17,14 @@ CHUNK = 1024  # texts read from --input and predicted at a time: memory stays fl
 @click.argument("dist", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("texts", nargs=-1)
 @click.option("--input", "source", type=click.Path(dir_okay=False, path_type=Path), help="Read texts from a file.")
-@click.option("--column", help="TSV/CSV column or JSONL field of --input (default: one text per line).")
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    help="TSV/CSV column or JSONL field of --input (default: one text per line); twice for a pair model's two texts "
+    "(default: two tab-separated texts per line).",
+)
+@click.option("--pair", "pairs", nargs=2, multiple=True, metavar="A B", help="Two texts a pair model reads together.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per text (JSON Lines).")
 @click.option(
     "--provider",
@@ -32,7 +39,8 @@ def predict(
     dist: Path,
     texts: tuple[str, ...],
     source: Path | None,
-    column: str | None,
+    columns: tuple[str, ...],
+    pairs: tuple[tuple[str, str], ...],
     as_json: bool,
     providers: tuple[str, ...],
     batch_size: int,
@@ -41,21 +49,41 @@ def predict(
     """Run the model in DIST on TEXTS (or every row of --input). A classifier prints label, score and text; a
     token classifier one line per entity: text number, label, start and end character, score, entity text; an
     embedder the text number and the vector's floats, space-separated (`edgebert embed` writes .npy files).
-    Tab-separated (tabs, newlines and backslashes in a text are written as \\t, \\n and \\\\, so each
-    prediction stays one line); --json prints one JSON object per text instead."""
+    A pair model (sentence pairs, cross-encoders) reads --pair A B, or two texts a row of --input; it prints
+    label, score and both texts, or a regressor its score and both texts. Tab-separated (tabs, newlines and
+    backslashes in a text are written as \\t, \\n and \\\\, so each prediction stays one line); --json prints
+    one JSON object per text instead."""
     from edgebert.runtime import load
-    from edgebert.runtime.bulk import chunks, read_texts
+    from edgebert.runtime.bulk import chunks, read_pairs, read_texts
     from edgebert.runtime.errors import DistError
 
-    if bool(texts) == (source is not None):
-        raise DistError("give the texts as arguments or --input FILE (one of them)")
-    if column is not None and source is None:
+    if sum(map(bool, (texts, pairs, source is not None))) != 1:
+        raise DistError("give the texts as arguments, --pair A B, or --input FILE (one of them)")
+    if columns and source is None:
         raise DistError("--column picks a column of --input FILE: give --input too")
     model = load(dist, threads=threads, providers=list(providers) or None)
     if providers and model.provider_message:
         click.secho(model.provider_message, fg="yellow", err=True)
     task = model.manifest["task"]["name"]
-    stream = read_texts(source, column) if source is not None else iter(texts)
+    paired = bool(model.manifest["task"].get("pairs"))
+    if paired != bool(pairs or len(columns) == 2 or (paired and source is not None)):
+        raise DistError(
+            f"{dist} reads sentence pairs: give --pair A B or --input with two texts a row"
+            if paired
+            else f"{dist} reads one text per input: give texts, not --pair or two --column"
+        )
+    if len(columns) > 2 or (paired and len(columns) == 1):
+        raise DistError(
+            f"--column: {dist} reads pairs, so give two (--column A --column B) or none"
+            if paired
+            else "--column: at most two (a pair model's two texts)"
+        )
+    if source is None:
+        stream = iter(pairs or texts)
+    elif paired:
+        stream = read_pairs(source, tuple(columns) if columns else None)
+    else:
+        stream = read_texts(source, columns[0] if columns else None)
     number = 0
     for chunk in chunks(stream, CHUNK):
         for text, out in zip(chunk, _run(model, task, chunk, batch_size, number + 1), strict=True):
@@ -67,7 +95,7 @@ def _run(model, task: str, texts: list[str], batch_size: int, first: int) -> lis
     """The model's outputs for `texts`, numbered from `first` in the notes about texts cut at max_length."""
     if task == "sentence-embedding":
         return list(model.embed(texts, batch_size=batch_size))
-    if task == "text-classification":
+    if task in ("text-classification", "text-regression"):
         for i, cut in enumerate(model.truncated(texts), first):
             if cut:
                 click.secho(
@@ -78,8 +106,13 @@ def _run(model, task: str, texts: list[str], batch_size: int, first: int) -> lis
     return model.predict(texts, batch_size=batch_size)
 
 
-def _json_line(task: str, text: str, out) -> str:
-    if task == "sentence-embedding":
+def _json_line(task: str, text, out) -> str:
+    if isinstance(text, tuple):  # a pair
+        row = {"text": text[0], "text_pair": text[1]}
+        row |= {"score": round(float(out), 4)} if task == "text-regression" else _label(out)
+    elif task == "text-regression":
+        row = {"text": text, "score": round(float(out), 4)}
+    elif task == "sentence-embedding":
         row = {"text": text, "vector": [round(float(x), 6) for x in out]}
     elif task == "token-classification":
         entities = [
@@ -88,16 +121,26 @@ def _json_line(task: str, text: str, out) -> str:
         ]
         row = {"text": text, "entities": entities}
     else:
-        row = {"text": text, "label": out.label, "score": round(float(out.score), 4)}
+        row = {"text": text} | _label(out)
     return json.dumps(row, ensure_ascii=False)
 
 
-def _tsv_lines(task: str, number: int, text: str, out, model) -> str:
+def _label(out) -> dict:
+    return {"label": out.label, "score": round(float(out.score), 4)}
+
+
+def _tsv_lines(task: str, number: int, text, out, model) -> str:
+    if isinstance(text, tuple):
+        text = f"{_one_line(text[0])}\t{_one_line(text[1])}"
+    else:
+        text = _one_line(text)
+    if task == "text-regression":
+        return f"{float(out):.4f}\t{text}"
     if task == "sentence-embedding":
         return f"{number}\t" + " ".join(f"{x:.6g}" for x in out)
     if task == "token-classification":
         return "\n".join(f"{number}\t{e.label}\t{e.start}\t{e.end}\t{e.score:.4f}\t{_one_line(e.text)}" for e in out)
-    return f"{out.label}\t{out.score:.4f}\t{_one_line(text)}"
+    return f"{out.label}\t{out.score:.4f}\t{text}"
 
 
 def _one_line(text: str) -> str:

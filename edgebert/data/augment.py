@@ -21,41 +21,49 @@ from collections import Counter
 
 
 def augment(
-    sentences: list[str],
+    sentences: list,
     copies: int,
     seed: int = 0,
     mask: float = 0.1,
     replace: float = 0.1,
     ngram: float = 0.25,
     mask_token: str | None = "[MASK]",
-) -> list[str]:
+) -> list:
     """`copies` rewritten copies of each sentence, in order (a rewrite can repeat its sentence unchanged); a masked
-    word becomes `mask_token` (the tokenizer's), or is left out when the tokenizer has none."""
+    word becomes `mask_token` (the tokenizer's), or is left out when the tokenizer has none. Sentence pairs
+    (tuples) get both sides rewritten word by word and never cut to an n-gram, which would leave one side's
+    meaning behind."""
     rng = random.Random(seed)
-    counts = Counter(w for s in sentences for w in s.split())
+    pairs = bool(sentences) and isinstance(sentences[0], tuple)
+    counts = Counter(w for s in sentences for side in (s if pairs else (s,)) for w in side.split())
     words, cumulative = list(counts), list(itertools.accumulate(counts.values()))
+
+    def rewrite(sentence: str, crop: float) -> str | None:
+        new = []
+        for t in sentence.split():
+            r = rng.random()
+            if r < mask:
+                t = mask_token
+            elif r < mask + replace:
+                t = rng.choices(words, cum_weights=cumulative)[0]
+            if t is not None:
+                new.append(t)
+        if len(new) > 1 and rng.random() < crop:
+            n = rng.randint(1, min(5, len(new)))
+            start = rng.randint(0, len(new) - n)
+            new = new[start : start + n]
+        return " ".join(new) or None
+
     out = []
     for sentence in sentences:
-        tokens = sentence.split()
-        if not tokens:
-            continue
         for _ in range(copies):
-            new = []
-            for t in tokens:
-                r = rng.random()
-                if r < mask:
-                    t = mask_token
-                elif r < mask + replace:
-                    t = rng.choices(words, cum_weights=cumulative)[0]
-                if t is not None:
-                    new.append(t)
-            if not new:
-                continue
-            if len(new) > 1 and rng.random() < ngram:
-                n = rng.randint(1, min(5, len(new)))
-                start = rng.randint(0, len(new) - n)
-                new = new[start : start + n]
-            out.append(" ".join(new))
+            if pairs:
+                a, b = rewrite(sentence[0], 0.0), rewrite(sentence[1], 0.0)
+                new = (a, b) if a and b else None
+            else:
+                new = rewrite(sentence, ngram)
+            if new:
+                out.append(new)
     return out
 
 

@@ -41,6 +41,9 @@ class PairSplit:
         """Every distinct sentence of both columns, in order of first appearance."""
         return list(dict.fromkeys(self.first + self.second))
 
+    examples = texts  # an embedding model reads one sentence per call
+    corpus = texts
+
 
 @dataclass(frozen=True)
 class PairColumns:

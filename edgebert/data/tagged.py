@@ -43,6 +43,9 @@ class TagSplit:
         """Each sentence as one string, its words joined by spaces (what calibration and timing read)."""
         return [" ".join(w) for w in self.words]
 
+    examples = texts  # what one model call reads (the seam the stages use): the sentence
+    corpus = texts
+
     def head(self, n: int | None) -> TagSplit:
         return self if n is None or n >= len(self) else TagSplit(self.words[:n], self.tags[:n], self.origin)
 

@@ -34,6 +34,13 @@ class TextSplit:
     def head(self, n: int | None) -> TextSplit:
         return self if n is None or n >= len(self) else TextSplit(self.texts[:n], self.origin)
 
+    @property
+    def examples(self) -> list[str]:
+        """What one model call reads: a sentence (the seam the stages use)."""
+        return self.texts
+
+    corpus = examples
+
 
 def read_texts(sources: Sequence[TextSource], resolve: Callable[[str], Path], field: str) -> list[str]:
     """Every sentence of `sources`, in order, blank and repeated ones dropped; `field` names them in errors."""

@@ -26,7 +26,7 @@ from types import ModuleType
 from edgebert.timing import machine
 from edgebert.timing.versus import faster
 
-_LABELLED = ("text-classification", "token-classification")
+_LABELLED = ("text-classification", "text-regression", "token-classification")
 # each peer's module, the tasks it is the peer of, and what its module's build is told
 PEERS = {
     "optimum-int8": ("edgebert.peers.optimum_int8", _LABELLED, {}),

@@ -56,7 +56,7 @@ def export(ctx: Context, out: Path) -> dict:
             folder = out / TRIMMED
         job = ExportJob(
             folder,
-            ctx.data.eval.texts[:16],
+            ctx.data.eval.examples[:16],
             ctx.max_length,
             mobile_seq if name == ctx.student else None,
             fuse_embeddings=not r.quantize.int4_embeddings,
@@ -75,7 +75,7 @@ def vocabulary_corpus(ctx: Context) -> list[str]:
     d = ctx.recipe.distill
     with_unlabelled = ctx.recipe.export.trim_vocab is True and d and d.unlabelled
     extra = read_texts(d.unlabelled, ctx.recipe.path, "distill.unlabelled") if with_unlabelled else []
-    return ctx.data.train.texts + extra
+    return ctx.data.train.corpus + extra
 
 
 def _quantize_inputs(ctx: Context):
@@ -142,7 +142,7 @@ def benchmark(ctx: Context, out: Path) -> dict:
     from edgebert.stages.benchmark import run_benchmark
 
     models = _with_peers(ctx.onnx_models(), ctx.peers(), ctx)
-    return run_benchmark(ctx.task, models, ctx.data.test.texts, ctx.max_length, ctx.recipe.benchmark, ctx)
+    return run_benchmark(ctx.task, models, ctx.data.test.examples, ctx.max_length, ctx.recipe.benchmark, ctx)
 
 
 def _with_peers(onnx: dict[str, Path], peers: dict, ctx: Context):
@@ -161,7 +161,7 @@ def package(ctx: Context, out: Path) -> dict:
     shipment = Shipment(ctx.onnx_models()[ctx.shipped], ctx.shipped_source(), mobile)
     written = write_dist(out, shipment, build_manifest(ctx))
     if ctx.recipe.export.single_file:
-        add_single_file(out, ctx.data.test.texts, ctx.max_length)
+        add_single_file(out, ctx.data.test.examples, ctx.max_length)
     return {"sha256": written["files"]["model.onnx"]["sha256"], "bytes": written["files"]["model.onnx"]["bytes"]}
 
 

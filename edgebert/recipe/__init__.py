@@ -148,6 +148,8 @@ class Recipe(_Config):
             )
         if self.task == "sentence-embedding":
             _embedding_sections(self)
+        if self.data.text_pair is not None:
+            _pair_sections(self)
         if self.export.single_file and self.task not in ("text-classification", "sentence-embedding"):
             raise ValueError(
                 f"export.single_file builds text classifiers and embedders only (an entity's character offsets "
@@ -180,6 +182,19 @@ def _embedding_sections(recipe: Recipe) -> None:
             "teacher.finetune: a sentence-embedding teacher is used as it is (there is no head to train); "
             "remove teacher.finetune"
         )
+
+
+def _pair_sections(recipe: Recipe) -> None:
+    """What a recipe whose examples are sentence pairs (data.text_pair) cannot use, each refused with the fix."""
+    for field in ("distill", "prune.recover"):
+        section = recipe.distill if field == "distill" else recipe.prune and recipe.prune.recover
+        if section is not None and section.unlabelled:
+            raise ValueError(
+                f"{field}.unlabelled holds single sentences but data.text_pair makes every example a pair: remove "
+                f"{field}.unlabelled (augment rewrites the train pairs instead)"
+            )
+    if recipe.export.single_file:
+        raise ValueError("export.single_file takes one string per call: set it to false for sentence pairs")
 
 
 def _dump(value: object) -> object:

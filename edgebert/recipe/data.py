@@ -46,7 +46,13 @@ class DataConfig(_Config):
     eval: Source | None = None
     test: Source | None = None
     text: str | int = "sentence"
+    text_pair: str | int | None = Field(
+        None, description="a second text column: each example is the pair (text, text_pair), read together"
+    )
     label: str | int = "label"
+    positive: str | None = Field(
+        None, description="the positive label of a two-label task, whose F1 is reported (default: the second label)"
+    )
     header: bool = True
     max_length: int = Field(128, ge=8, le=4096)
     eval_fraction: float = Field(0.1, gt=0, lt=1)
@@ -64,11 +70,14 @@ class DataConfig(_Config):
     sentence2: str | int = Field("sentence2", description="a pair's second sentence column (sentence-embedding)")
     score: str | int = Field("score", description="a pair's similarity score column (sentence-embedding)")
     score_range: tuple[float, float] | None = Field(
-        None, description="[low, high] every score must lie in, e.g. [0, 5] for STS-B (sentence-embedding)"
+        None,
+        description="[low, high] every score must lie in, e.g. [0, 5] for STS-B (sentence-embedding, text-regression)",
     )
 
     def fingerprint_json(self) -> str:
         """The section as the data fingerprint reads it: fields added later are left out at their defaults, so
         runs made before them keep their keys."""
         later = {"tokens", "tags", "scheme", "label_all_tokens", "sentence1", "sentence2", "score", "score_range"}
-        return self.model_dump_json(exclude={f for f in later if f not in self.model_fields_set})
+        unset = {f for f in later if f not in self.model_fields_set}
+        unpaired = {f for f in ("text_pair", "positive") if getattr(self, f) is None}  # added with sentence pairs
+        return self.model_dump_json(exclude=unset | unpaired)

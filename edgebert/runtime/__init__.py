@@ -9,12 +9,15 @@ from edgebert.runtime.loader import load
 from edgebert.runtime.manifest import read_manifest
 from edgebert.runtime.providers import choose as choose_providers
 from edgebert.runtime.session import make_session
-from edgebert.runtime.text_classification import Prediction, TextClassifier, softmax
+from edgebert.runtime.text_classification import Prediction, Ranked, TextClassifier, softmax
+from edgebert.runtime.text_regression import TextRegressor
 
 __all__ = [
     "DistError",
     "Prediction",
+    "Ranked",
     "TextClassifier",
+    "TextRegressor",
     "choose_providers",
     "load",
     "make_session",

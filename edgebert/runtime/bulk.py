@@ -67,6 +67,22 @@ def chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
+def read_pairs(source: Path, columns: tuple[str, str] | None) -> Iterator[tuple[str, str]]:
+    """The (text, text_pair) of each row of `source`, streamed: two columns of a TSV/CSV with a header or two
+    fields of JSONL (`columns`), or without `columns` two tab-separated texts a line."""
+    if columns is None:
+        for n, line in enumerate(read_texts(source, None), 1):
+            fields = line.split("\t")
+            if len(fields) != 2:
+                raise DistError(
+                    f"{source} line {n} has {len(fields)} tab-separated fields; a pair model reads two a line "
+                    "(or name them: --column A --column B)"
+                )
+            yield fields[0], fields[1]
+        return
+    yield from zip(read_texts(source, columns[0]), read_texts(source, columns[1]), strict=True)
+
+
 def read_texts(source: Path, column: str | None) -> Iterator[str]:
     """The texts of `source`, one per row, streamed; a missing column is a DistError naming the ones there are."""
     if not source.is_file():

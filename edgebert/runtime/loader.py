@@ -18,6 +18,7 @@ from edgebert.runtime.session import make_session
 # task name -> "module:class" of its predictor; each class has from_manifest(session, tokenizer, task, io_binding)
 PREDICTORS = {
     "text-classification": "edgebert.runtime.text_classification:TextClassifier",
+    "text-regression": "edgebert.runtime.text_regression:TextRegressor",
     "token-classification": "edgebert.runtime.token_classification:TokenClassifier",
     "sentence-embedding": "edgebert.runtime.sentence_embedding:Embedder",
 }

@@ -52,9 +52,11 @@ class TextEncoder:
         """Pad every batch to exactly `length` tokens (static calibration wants one shape)."""
         self.tokenizer.enable_padding(pad_id=self.tokenizer.padding["pad_id"], length=length)
 
-    def encode(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[Encoding]]:
-        """The model's inputs (only the names it takes) and the encodings they came from."""
-        enc = self.tokenizer.encode_batch(list(texts))
+    def encode(self, texts: list) -> tuple[dict[str, np.ndarray], list[Encoding]]:
+        """The model's inputs (only the names it takes) and the encodings they came from. An example is a string,
+        or a pair of strings (a list or tuple) read as one sequence: `[CLS] a [SEP] b [SEP]`, segment ids 0 then 1,
+        the longer side truncated first."""
+        enc = self.tokenizer.encode_batch([_example(t) for t in texts])
         arrays = {
             "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
@@ -62,5 +64,13 @@ class TextEncoder:
         }
         return {name: arrays[name] for name in self.input_names if name in arrays}, enc
 
-    def feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
+    def feeds(self, texts: list) -> dict[str, np.ndarray]:
         return self.encode(texts)[0]
+
+
+def _example(text) -> str | tuple[str, str]:
+    if isinstance(text, str):
+        return text
+    if isinstance(text, (list, tuple)) and len(text) == 2 and all(isinstance(t, str) for t in text):
+        return (text[0], text[1])
+    raise DistError(f"an input must be a text or a pair of two texts, not {text!r:.80}")

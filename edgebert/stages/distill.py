@@ -110,10 +110,13 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
     texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled") if cfg.unlabelled else []
     if cfg.augment:
         a = cfg.augment
-        source = whole_sentences(train.texts) if a.whole_only else train.texts
+        source = train.examples
+        if a.whole_only and source and isinstance(source[0], str):  # pairs are whole as they are
+            source = whole_sentences(source)
         texts += augment(source, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token)
-    seen = {t.strip() for t in train.texts}
-    texts = [t for t in dict.fromkeys(t.strip() for t in texts if t.strip()) if t not in seen]
+    texts = [t.strip() if isinstance(t, str) else t for t in texts]  # a pair (text, text_pair) stays as read
+    seen = set(train.examples)
+    texts = [t for t in dict.fromkeys(t for t in texts if t) if t not in seen]
     kind = "labelled" if task.LABELLED else "corpus"
     what = " and augmented" if cfg.augment else ""
     ctx.reporter.info(f"  {field}: {len(labelled):,} {kind} and {len(texts):,} unlabelled{what} sentences")

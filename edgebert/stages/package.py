@@ -143,8 +143,8 @@ def build_manifest(ctx) -> dict:
             "split": evaluation["split"],
             "n": evaluation["n"],
             "primary": task.PRIMARY_METRIC,
-            "shipped": {m: evaluation["models"][shipped][m] for m in task.METRICS},
-            "teacher": {m: evaluation["models"]["teacher"][m] for m in task.METRICS},
+            "shipped": _recorded(evaluation["models"][shipped], task),
+            "teacher": _recorded(evaluation["models"]["teacher"], task),
         },
         "latency": {
             "threads": ctx.threads,
@@ -179,6 +179,13 @@ def _training(ctx) -> dict:
         if where:
             found[stage] = where
     return found
+
+
+def _recorded(scores: dict, task) -> dict:
+    """The task's metrics as evaluate recorded them (a metric only some data has, such as the positive label's F1
+    of a two-label classifier, is kept when measured)."""
+    names = dict.fromkeys((*task.METRICS, *(name for name, _ in task.report_columns())))
+    return {m: scores[m] for m in names if m in scores}
 
 
 def _mobile_manifest(built: dict, evaluation: dict, name: str) -> dict:

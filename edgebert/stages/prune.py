@@ -100,7 +100,7 @@ def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSo
         if cfg.budget.gflops is not None:
             search = flops_fraction(gflops_at, cfg.budget.gflops, cfg.budget.max_fraction)
         else:
-            probe = _LatencyProbe(model, tokenizer, first, cfg, ctx.recipe, out / "_latency", data.train.texts)
+            probe = _LatencyProbe(model, tokenizer, first, cfg, ctx.recipe, out / "_latency", data.train.examples)
             search = latency_fraction(probe.time, gflops_at, cfg.budget.p50_ms, cfg.budget.max_fraction)
             shutil.rmtree(out / "_latency")
         heads_f = ffn_f = from_main([search.fraction])[0]  # timed in each process: the main one's decides

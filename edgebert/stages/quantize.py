@@ -77,12 +77,12 @@ def run_quantize(
     if any(s.mode == "static" for s in wanted):
         if inputs is None:
             raise ValueError("static quantization needs QuantizeInputs")
-        calibration = calibration_feeds(_padded_encoder(inputs), inputs.data.train.texts, cfg.calibration)
+        calibration = calibration_feeds(_padded_encoder(inputs), inputs.data.train.examples, cfg.calibration)
     counts = None
     if any(s.embeddings == "mixed" for s in wanted):
         if inputs is None:
             raise ValueError("embeddings mixed needs QuantizeInputs")
-        counts = piece_counts(inputs.tokenizer, inputs.data.train.texts)
+        counts = piece_counts(inputs.tokenizer, inputs.data.train.corpus)
     summary: dict = {}
     if scheme is not None:
         summary.update(build(scheme, source, target, calibration, cfg.calibration, piece_counts=counts))
@@ -145,8 +145,8 @@ def _auto_context(
         # candidates 10-26% apart from one run to the next: sessions loaded beside each other slow each other
         # unevenly (see README, "Pruning, before and after").
         encode = inputs.encoder(inputs.teacher_onnx, length=max(inputs.max_length, timing.seq)).feeds
-        feeds = fixed_input(encode, data.eval.texts, timing.batch, timing.seq)
-        real = [encode([t]) for t in data.eval.texts[:REAL_SENTENCES]]
+        feeds = fixed_input(encode, data.eval.examples, timing.batch, timing.seq)
+        real = [encode([t]) for t in data.eval.examples[:REAL_SENTENCES]]
         anchor = "dynamic" if "dynamic" in models else next(iter(models))
         inputs.reporter.info(
             f"  timing {len(models) - 1} candidates against {anchor} at {inputs.threads} thread(s), workload {workload}"
@@ -208,7 +208,7 @@ def run_mobile_quantize(export_dir: Path, out: Path, cfg: QuantizeConfig, inputs
     names = [i.name for i in session.get_inputs()]
     fixed = TextEncoder.from_file(inputs.tokenizer, inputs.max_length, names, seq)
     calibration = calibration_feeds(
-        fixed.feeds, inputs.data.train.texts, cfg.calibration.model_copy(update={"batch_size": batch})
+        fixed.feeds, inputs.data.train.examples, cfg.calibration.model_copy(update={"batch_size": batch})
     )
     scheme = QuantScheme(mode="static", calibrator=cfg.calibration.method)
     built = build(scheme, source, out / "model.onnx", calibration, cfg.calibration)
@@ -228,7 +228,7 @@ def _ort_format(out: Path, inputs: QuantizeInputs) -> dict:
     from edgebert.graph.ort_format import to_ort
 
     info = to_ort(out / "model.onnx", out)
-    texts = inputs.data.eval.texts[:64]
+    texts = inputs.data.eval.examples[:64]
     task = inputs.task
     # Compared at the basic optimisation level, where both run the same operators. At "all", ORT fuses the .onnx's
     # QDQ pairs into INT8 kernels, and the runtime-style .ort loaded by a full build may not replay the same

@@ -141,7 +141,7 @@ def run_teacher(task: ModuleType, cfg: TeacherConfig, data_cfg: DataConfig, data
             model,
             splits,
             cfg.finetune,
-            lambda m, b: m(**b).loss,
+            lambda m, b: task.task_loss(m(**{k: v for k, v in b.items() if k != "labels"}), b),
             ctx.reporter,
             "teacher",
             ctx.checkpoints,

@@ -20,6 +20,7 @@ from edgebert.errors import RecipeError
 
 TASKS = {
     "text-classification": "edgebert.tasks.text_classification",
+    "text-regression": "edgebert.tasks.text_regression",
     "token-classification": "edgebert.tasks.token_classification",
     "sentence-embedding": "edgebert.tasks.sentence_embedding",
 }

@@ -1,9 +1,12 @@
-"""Text classification: a sentence in, one label out (sentiment, topic, intent).
+"""Text classification: a sentence, or a pair of sentences, in; one label out (sentiment, topic, intent;
+paraphrase, entailment, answer relevance).
 
-Data: a text column and a label column (edgebert.data); labels are strings, ordered as data.py says. Head:
-sequence classification. Losses: cross-entropy on the labels; output distillation is the temperature-scaled
-KL between teacher and student logits. Dev score and primary metric: accuracy (Wilson 95% interval), with
-macro-F1 (bootstrap interval) beside it. Export check: the `logits` output. Runtime: labels with scores
+Data: a text column, optionally a second one (`data.text_pair`: each example is read as one sequence,
+`[CLS] a [SEP] b [SEP]` with segment ids), and a label column (edgebert.data); labels are strings, ordered as
+data.py says. Head: sequence classification. Losses: cross-entropy on the labels; output distillation is the
+temperature-scaled KL between teacher and student logits. Dev score and primary metric: accuracy (Wilson 95%
+interval), with macro-F1 and, for two labels, the F1 of the positive label (`data.positive`), each with a bootstrap
+interval. Export check: the `logits` output. Runtime: labels with scores, and `rank` for pairs
 (edgebert.runtime.text_classification). Torch and transformers are imported inside the functions that train,
 so importing this module stays light.
 
@@ -20,7 +23,7 @@ import numpy as np
 
 from edgebert.data import Dataset, Split, load_data
 from edgebert.errors import ModelError
-from edgebert.evaluate import accuracy_difference, classification_metrics
+from edgebert.evaluate import accuracy_difference, classification_metrics, f1_with_ci
 from edgebert.evaluate import agreement as _agreement
 from edgebert.tasks import hf
 
@@ -75,10 +78,10 @@ def adopt_trained_head(model, dataset: Dataset, source: str, names: list[str]):
 def encode(tokenizer, split: Split, dataset: Dataset, max_length: int):
     from edgebert.training.loop import encode_texts
 
-    return encode_texts(tokenizer, split.texts, dataset.label_ids(split), max_length)
+    return encode_texts(tokenizer, split.examples, dataset.label_ids(split), max_length)
 
 
-def encode_unlabelled(tokenizer, texts: list[str], max_length: int):
+def encode_unlabelled(tokenizer, texts: list, max_length: int):
     from edgebert.training.loop import encode_texts
 
     return encode_texts(tokenizer, texts, [SOFT] * len(texts), max_length)
@@ -155,7 +158,8 @@ def onnx_predictor(model: Path, tokenizer: Path, dataset: Dataset | None, max_le
 
 def onnx_outputs(predictor, split: Split, batch_size: int = 32, track=None) -> dict[str, np.ndarray]:
     """The predictor's logits for every example of `split`, in order; `track` wraps the batches (progress)."""
-    chunks = [split.texts[i : i + batch_size] for i in range(0, len(split), batch_size)]
+    examples = split.examples
+    chunks = [examples[i : i + batch_size] for i in range(0, len(split), batch_size)]
     parts = [predictor.logits(c, batch_size) for c in (track(chunks) if track else chunks)]
     return {"logits": np.concatenate(parts) if parts else np.zeros((0, len(predictor.labels)), np.float32)}
 
@@ -164,7 +168,8 @@ def torch_outputs(model, tokenizer, split: Split, max_length: int, batch_size: i
     """The PyTorch model's logits for every example of `split`, in order (the reference evaluate reports)."""
     import torch
 
-    chunks = [split.texts[i : i + batch_size] for i in range(0, len(split), batch_size)]
+    examples = split.examples
+    chunks = [examples[i : i + batch_size] for i in range(0, len(split), batch_size)]
     parts = []
     with torch.inference_mode():
         for chunk in track(chunks) if track else chunks:
@@ -191,14 +196,23 @@ def paired_difference(a: dict, b: dict, split: Split, dataset: Dataset, seed: in
 
 
 def metrics(outputs: dict, split: Split, dataset: Dataset, seed: int = 0) -> dict:
-    """Every metric in METRICS with its 95% interval: {"accuracy": {"value", "low", "high", "n"}, ...}."""
-    return classification_metrics(outputs["logits"], dataset.label_ids(split), len(dataset.labels), seed)
+    """Every metric in METRICS with its 95% interval: {"accuracy": {"value", "low", "high", "n"}, ...}; with two
+    labels also `f1`, the positive label's."""
+    y = dataset.label_ids(split)
+    out = classification_metrics(outputs["logits"], y, len(dataset.labels), seed)
+    if dataset.positive is not None:
+        positive = dataset.labels.index(dataset.positive)
+        out["f1"] = f1_with_ci(np.asarray(y) == positive, outputs["logits"].argmax(axis=1) == positive, seed)
+    return out
 
 
 def manifest_block(dataset: Dataset, model_dir: Path | None = None) -> dict:
-    return {"labels": list(dataset.labels)}
+    pairs = dataset.train.pairs is not None
+    return {"labels": list(dataset.labels), "pairs": pairs} | (
+        {"positive": dataset.positive} if dataset.positive else {}
+    )
 
 
 def report_columns() -> tuple[tuple[str, str], ...]:
-    """(metric, column heading) for report.md's model table, primary first."""
-    return (("accuracy", "accuracy (95% CI)"), ("macro_f1", "macro-F1"))
+    """(metric, column heading) for report.md's model table, primary first (f1: two labels only)."""
+    return (("accuracy", "accuracy (95% CI)"), ("macro_f1", "macro-F1"), ("f1", "F1 (positive)"))

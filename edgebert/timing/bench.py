@@ -23,12 +23,15 @@ SETTLE_S = 0.3  # pause at each switch between models (why: time_interleaved)
 
 
 def fixed_input(
-    encode: Callable[[list[str]], dict[str, np.ndarray]], texts: list[str], batch: int, seq: int
+    encode: Callable[[list], dict[str, np.ndarray]], examples: list, batch: int, seq: int
 ) -> dict[str, np.ndarray]:
-    """Real token ids, exactly `seq` long and unpadded, repeated `batch` times (sentences joined until long enough)."""
-    joined, longest, stalled = "", 0, 0
-    for i in range(len(texts) * 50):
-        joined += " " + texts[i % len(texts)]
+    """Real token ids, exactly `seq` long and unpadded, repeated `batch` times (examples joined until long enough;
+    for (text, text_pair) examples each side is joined with its own, so the input is one long pair)."""
+    pairs = bool(examples) and isinstance(examples[0], tuple)
+    joined, longest, stalled = ("", "") if pairs else "", 0, 0
+    for i in range(len(examples) * 50):
+        example = examples[i % len(examples)]
+        joined = (joined[0] + " " + example[0], joined[1] + " " + example[1]) if pairs else joined + " " + example
         feeds = encode([joined])
         length = feeds["input_ids"].shape[1]
         if length >= seq:
