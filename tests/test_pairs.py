@@ -307,3 +307,16 @@ def test_check_budgets_the_pair_metrics_the_manifest_records(pair_run, regressio
     assert wrong.exit_code == 2 and "budgets.f1: this dist's manifest records no f1" in wrong.output
     pairs_data = check(pair_run / "dist", "  accuracy: 50%", "--data", str(tmp_path / "budgets.yaml"))
     assert pairs_data.exit_code == 2 and "not built for sentence-pair dists yet" in pairs_data.output
+
+
+def test_every_pair_task_has_a_valid_starting_recipe(tmp_path):
+    import yaml
+
+    from edgebert.recipe import parse_recipe
+
+    for task in ("text-classification", "text-regression"):
+        result = CliRunner().invoke(main, ["init", "--task", task])
+        assert result.exit_code == 0, result.output
+        raw = yaml.safe_load(result.output) | {"base_dir": str(tmp_path)}
+        raw["data"]["text_pair"] = "sentence2"
+        assert parse_recipe(raw).data.text_pair == "sentence2"

@@ -47,11 +47,15 @@ class DataConfig(_Config):
     test: Source | None = None
     text: str | int = "sentence"
     text_pair: str | int | None = Field(
-        None, description="a second text column: each example is the pair (text, text_pair), read together"
+        None,
+        description="a second text column: each example is the pair (text, text_pair), read together "
+        "(text-classification, text-regression)",
     )
     label: str | int = "label"
     positive: str | None = Field(
-        None, description="the positive label of a two-label task, whose F1 is reported (default: the second label)"
+        None,
+        description="the positive label of a two-label task, whose F1 is reported (default: the second label) "
+        "(text-classification)",
     )
     header: bool = True
     max_length: int = Field(128, ge=8, le=4096)
