@@ -43,7 +43,7 @@ def main() -> None:
             second,
             padding=True,
             truncation=True,
-            max_length=manifest["max_length"],
+            max_length=manifest["task"]["max_length"],
             return_tensors="np",
         )
         theirs += [model.config.id2label[int(j)] for j in model(**enc).logits.argmax(-1)]

@@ -44,6 +44,7 @@ def summarise(report: dict, measured: float | None = None, source: str = "run") 
         "source": source,
         "recipe": report["name"],
         "task": report["task"],
+        **({"pairs": True} if report.get("manifest", {}).get("task", {}).get("pairs") else {}),
         "date": _date(measured),
         "host": {"cpu": host.get("cpu"), "cores": host.get("cores"), "int8_dot": host.get("int8_dot")},
         "threads": int(threads),
@@ -99,10 +100,16 @@ def render_table(rows: list[dict]) -> str:
         cpu = f"{r['host']['cpu']} ({dot}), {r['date']}"
         mark = "" if r.get("source", "run") == "run" else " ¹"
         lines.append(
-            f"| [{r['recipe']}](docs/benchmarks/{r['recipe']}.md){mark} | {TASK_WORDS.get(r['task'], r['task'])} "
+            f"| [{r['recipe']}](docs/benchmarks/{r['recipe']}.md){mark} | {_task_words(r)} "
             f"| {quality} | {peer} | {speed} | {_x(r.get('x_pytorch'), 1)} | {r['file_mb']:.2f} MB | {cpu} |"
         )
     return head + "\n".join(lines) + "\n"
+
+
+def _task_words(row: dict) -> str:
+    """The task as the table names it: 'classification', 'pair classification', 'NER', …"""
+    word = TASK_WORDS.get(row["task"], row["task"])
+    return f"pair {word}" if row.get("pairs") else word
 
 
 def _gated_threads(report: dict) -> int:
