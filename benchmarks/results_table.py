@@ -18,9 +18,7 @@ from edgebert.results import load_results, render_table
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results table: benchmarks/results_table.py --write -->", "<!-- end of results table -->"
-FOOTNOTE = (
-    "¹ Transcribed by hand from the run on the recipe's page (which says what code it ran); its next run replaces it."
-)
+FOOTNOTE = "¹ Transcribed by hand from the run on the recipe's page; its next run replaces it."
 
 
 def rendered(results: Path = ROOT / "results") -> str:

@@ -8,8 +8,9 @@ imports nothing from edgebert outside edgebert.runtime.
     >>> clf = load("runs/sst2-minilm/dist")          # edgebert.runtime.load picks this class from the manifest
     >>> clf.predict(["a gripping, beautifully acted film"])
     [Prediction(label='1', score=0.98)]
-    >>> load("runs/mrpc-minilm/dist").rank("Who wrote it?", ["It was written by Ann.", "It rained."])
-    [Ranked(index=0, text='It was written by Ann.', score=0.93), Ranked(index=1, text='It rained.', score=0.04)]
+    >>> load("runs/mrpc-minilm/dist").rank("Who wrote the report?", ["The report was written by Ann Smith.",
+    ...                                                                "It rained all day in Paris."])
+    [Ranked(index=0, text='The report was written by Ann Smith.', score=0.50…), Ranked(index=1, …, score=0.15…)]
 """
 
 from __future__ import annotations

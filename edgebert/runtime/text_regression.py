@@ -5,9 +5,9 @@ scorer. The model gives a logit; the score is `low + (high - low) * sigmoid(logi
 
     >>> sts = load("runs/stsb-cross-encoder/dist")
     >>> sts.predict([("A man is playing a flute.", "A man plays the flute.")])
-    [4.71]
+    [4.38…]
     >>> sts.rank("A man is playing a flute.", ["A dog runs.", "Someone plays a flute."], top_k=1)
-    [Ranked(index=1, text='Someone plays a flute.', score=4.12)]
+    [Ranked(index=1, text='Someone plays a flute.', score=4.25…)]
 """
 
 from __future__ import annotations
