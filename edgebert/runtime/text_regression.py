@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edgebert.runtime.session import make_session
 from edgebert.runtime.text_classification import Ranked, TextClassifier, as_batch, rank_by
 
 TASK = "text-regression"
@@ -42,18 +41,9 @@ class TextRegressor(TextClassifier):
         return model
 
     @classmethod
-    def from_files(
-        cls,
-        model: Path,
-        tokenizer_json: Path,
-        max_length: int,
-        threads: int | None = None,
-        providers: list[str] | None = None,
-        graph_optimization: str = "all",
-        io_binding: bool | None = None,
-    ) -> TextRegressor:
-        session = make_session(model, threads, providers=providers, graph_optimization=graph_optimization)
-        return cls.from_session(session, tokenizer_json, [], max_length, io_binding)
+    def from_files(cls, model: Path, tokenizer_json: Path, max_length: int, threads=None, **session) -> TextRegressor:
+        """The regressor for an ONNX file (no label names; `session`: providers, graph_optimization, io_binding)."""
+        return super().from_files(model, tokenizer_json, [], max_length, threads, **session)
 
     def scores(self, texts, batch_size: int = 32) -> np.ndarray:
         """One score per input, in the data's units."""
