@@ -66,12 +66,10 @@ def predict(
         click.secho(model.provider_message, fg="yellow", err=True)
     task = model.manifest["task"]["name"]
     paired = bool(model.manifest["task"].get("pairs"))
-    if paired != bool(pairs or len(columns) == 2 or (paired and source is not None)):
-        raise DistError(
-            f"{dist} reads sentence pairs: give --pair A B or --input with two texts a row"
-            if paired
-            else f"{dist} reads one text per input: give texts, not --pair or two --column"
-        )
+    if paired and texts:
+        raise DistError(f"{dist} reads sentence pairs: give --pair A B or --input with two texts a row")
+    if not paired and (pairs or len(columns) == 2):
+        raise DistError(f"{dist} reads one text per input: give texts, not --pair or two --column")
     if len(columns) > 2 or (paired and len(columns) == 1):
         raise DistError(
             f"--column: {dist} reads pairs, so give two (--column A --column B) or none"
