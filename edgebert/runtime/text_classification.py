@@ -51,7 +51,7 @@ def as_batch(inputs) -> list:
     return list(inputs)
 
 
-def rank_by(scores, query: str, candidates: list[str], top_k: int | None) -> list[Ranked]:
+def rank_by(scores, candidates: list[str], top_k: int | None) -> list[Ranked]:
     """Candidates sorted by score, highest first (ties keep the given order), cut to `top_k`."""
     order = sorted(range(len(candidates)), key=lambda i: -scores[i])
     return [Ranked(i, candidates[i], float(scores[i])) for i in order[:top_k]]
@@ -140,7 +140,7 @@ class TextClassifier:
         if self.positive not in self.labels:
             raise DistError(f"rank sorts by a positive label's probability; this model's labels are {self.labels}")
         probs = softmax(self.logits([(query, c) for c in candidates], batch_size))
-        return rank_by(probs[:, self.labels.index(self.positive)], query, list(candidates), top_k)
+        return rank_by(probs[:, self.labels.index(self.positive)], list(candidates), top_k)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -56,4 +56,4 @@ class TextRegressor(TextClassifier):
 
     def rank(self, query: str, candidates: list[str], top_k: int | None = None, batch_size: int = 32) -> list[Ranked]:
         """`candidates` sorted by the score of (query, candidate), highest first."""
-        return rank_by(self.scores([(query, c) for c in candidates], batch_size), query, list(candidates), top_k)
+        return rank_by(self.scores([(query, c) for c in candidates], batch_size), list(candidates), top_k)

@@ -161,7 +161,8 @@ def onnx_outputs(predictor, split: Split, batch_size: int = 32, track=None) -> d
     examples = split.examples
     chunks = [examples[i : i + batch_size] for i in range(0, len(split), batch_size)]
     parts = [predictor.logits(c, batch_size) for c in (track(chunks) if track else chunks)]
-    return {"logits": np.concatenate(parts) if parts else np.zeros((0, len(predictor.labels)), np.float32)}
+    empty = np.zeros((0, max(1, len(predictor.labels))), np.float32)  # a regressor has no labels and one output
+    return {"logits": np.concatenate(parts) if parts else empty}
 
 
 def torch_outputs(model, tokenizer, split: Split, max_length: int, batch_size: int = 32, track=None) -> dict:

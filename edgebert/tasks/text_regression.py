@@ -3,8 +3,9 @@ cross-encoder's relevance score for a query and a passage, a rating).
 
 A task of its own rather than a `problem:` switch on text classification, because everything a stage asks of a
 task differs: the label column holds numbers (checked against `data.score_range`), there is no label set, the
-head has one output, the losses are squared errors, the metrics are correlations and the runtime returns a score.
-What is the same (the model class, the pair encoding, the export) is borrowed from text_classification.
+head has one output, the losses are cross-entropy on a scaled score and squared errors, the metrics are
+correlations and the runtime returns a score. What is the same (the model class and its loading, the pair
+encoding, the ONNX outputs, the export) is borrowed from text_classification.
 
 Data: `data.text`, optionally `data.text_pair`, and `data.label` holding the score. Head: sequence
 classification with one output, a logit: the score is `low + (high - low) * sigmoid(logit)` over
@@ -35,8 +36,10 @@ from edgebert.tasks.text_classification import (  # noqa: F401 - the same model 
     HEAD_PREFIXES,
     collator,
     distill_target,
+    load_model,
     model_class,
     model_from_config,
+    onnx_outputs,
     pytorch_outputs,
     torch_outputs,
 )
@@ -57,12 +60,6 @@ def read_data(cfg, resolve) -> Dataset:
 
 def head_config(dataset: Dataset) -> dict:
     return {"num_labels": 1, "problem_type": "regression", "id2label": {0: "score"}, "label2id": {"score": 0}}
-
-
-def load_model(folder, options, head: dict | None = None, eager_attention: bool = False, with_info: bool = False):
-    from edgebert.tasks import hf
-
-    return hf.load_model(model_class(), HEAD_PREFIXES, folder, options, head, eager_attention, with_info)
 
 
 def adopt_trained_head(model, dataset: Dataset, source: str, names: list[str]):
@@ -126,13 +123,6 @@ def onnx_predictor(model: Path, tokenizer: Path, dataset: Dataset | None, max_le
     from edgebert.runtime.text_regression import TextRegressor
 
     return TextRegressor.from_files(model, tokenizer, max_length, threads, **session)
-
-
-def onnx_outputs(predictor, split: Split, batch_size: int = 32, track=None) -> dict[str, np.ndarray]:
-    examples = split.examples
-    chunks = [examples[i : i + batch_size] for i in range(0, len(split), batch_size)]
-    parts = [predictor.logits(c, batch_size) for c in (track(chunks) if track else chunks)]
-    return {"logits": np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)}
 
 
 def _logits(outputs: dict) -> np.ndarray:
