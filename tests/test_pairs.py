@@ -125,6 +125,15 @@ def test_fixed_input_and_augmentation_keep_pairs_as_pairs(tiny_bert):
     assert feeds["input_ids"].shape == (2, 40) and feeds["token_type_ids"][0].max() == 1
     copies = augment(pairs, 3, seed=1)
     assert len(copies) == 60 and all(isinstance(c, tuple) and len(c) == 2 and all(c) for c in copies)
+    both = augment(pairs, 3, seed=1, swap=True)
+    assert both[::4] == [(b, a) for a, b in pairs]  # each pair in the other order, then its three copies
+    orders = [  # a rewrite keeps each side's word count: the count tells which side came first
+        [len(c[0].split()), len(c[1].split())] == [len(a.split()), len(b.split())]
+        for i, (a, b) in zip(range(0, 80, 4), pairs, strict=True)
+        for c in both[i + 1 : i + 4]
+        if len(a.split()) != len(b.split())
+    ]
+    assert len(orders) > 20 and 0 < sum(orders) < len(orders)
 
 
 def test_pair_metrics_match_scipy_and_sklearn():

@@ -28,11 +28,13 @@ def augment(
     replace: float = 0.1,
     ngram: float = 0.25,
     mask_token: str | None = "[MASK]",
+    swap: bool = False,
 ) -> list:
     """`copies` rewritten copies of each sentence, in order (a rewrite can repeat its sentence unchanged); a masked
     word becomes `mask_token` (the tokenizer's), or is left out when the tokenizer has none. Sentence pairs
     (tuples) get both sides rewritten word by word and never cut to an n-gram, which would leave one side's
-    meaning behind."""
+    meaning behind. With `swap`, each pair is also given in the other order, (b, a), and each rewritten copy is
+    written in either order with even chances: the model then reads both orders of a pair."""
     rng = random.Random(seed)
     pairs = bool(sentences) and isinstance(sentences[0], tuple)
     counts = Counter(w for s in sentences for side in (s if pairs else (s,)) for w in side.split())
@@ -56,10 +58,12 @@ def augment(
 
     out = []
     for sentence in sentences:
+        if pairs and swap:
+            out.append(sentence[::-1])
         for _ in range(copies):
             if pairs:
                 a, b = rewrite(sentence[0], 0.0), rewrite(sentence[1], 0.0)
-                new = (a, b) if a and b else None
+                new = ((b, a) if swap and rng.random() < 0.5 else (a, b)) if a and b else None
             else:
                 new = rewrite(sentence, ngram)
             if new:

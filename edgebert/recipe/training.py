@@ -64,6 +64,11 @@ class Augment(_Config):
         description="copy only the train sentences no longer train sentence contains (SST-2's train holds every "
         "phrase of its sentences; a dataset of whole sentences is unaffected)",
     )
+    swap: bool = Field(
+        False,
+        description="sentence pairs: also each train pair in the other order, and rewritten copies in either order "
+        "(for symmetric tasks such as paraphrase and similarity, where the teacher scores (b, a) as it does (a, b))",
+    )
     seed: int = 0
 
 

@@ -113,7 +113,7 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
         source = train.examples
         if a.whole_only and source and isinstance(source[0], str):  # pairs are whole as they are
             source = whole_sentences(source)
-        texts += augment(source, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token)
+        texts += augment(source, a.copies, a.seed, a.mask, a.replace, a.ngram, tokenizer.mask_token, a.swap)
     texts = [t.strip() if isinstance(t, str) else t for t in texts]  # a pair (text, text_pair) stays as read
     seen = set(train.examples)
     texts = [t for t in dict.fromkeys(t for t in texts if t) if t not in seen]
