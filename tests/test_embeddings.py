@@ -13,6 +13,8 @@ import torch
 from edgebert.errors import ModelError
 from edgebert.tasks.pooling import Pooling, pool, read_pooling, write_pooling
 
+from .conftest import ACTIONS, SUBJECTS, _embedding_data
+
 
 def test_the_packaged_minilm_pools_by_mean_and_normalises(minilm):
     assert read_pooling(minilm) == Pooling("mean", True)
@@ -49,71 +51,6 @@ def test_pool_ignores_padding():
     assert pool(tokens, mask, Pooling("cls", False)).tolist() == [[1.0, 0.0]]
     unit = pool(tokens, mask, Pooling("mean", True))
     assert torch.allclose(unit.norm(dim=-1), torch.ones(1))
-
-
-SUBJECTS = ["A man", "A woman", "A child", "The dog", "An old cat", "Two players", "The chef", "A girl"]
-ACTIONS = ["is playing a guitar.", "is running in the park.", "is cooking pasta.", "is riding a horse.", "sleeps."]
-
-
-def _embedding_data(folder):
-    """A corpus and scored pairs from templates: same action scores 4-5, different actions 0-1."""
-    import random
-
-    rng = random.Random(0)
-    sentences = [f"{s} {a}" for s in SUBJECTS for a in ACTIONS]
-    (folder / "corpus.txt").write_text("\n".join(sentences) + "\n")
-    for split in ("dev", "test"):
-        rows = ["sentence1\tsentence2\tscore"]
-        for _ in range(60):
-            a, b = rng.sample(SUBJECTS, 2)
-            x, y = rng.choice(ACTIONS), rng.choice(ACTIONS)
-            rows.append(f"{a} {x}\t{b} {y}\t{rng.uniform(4, 5) if x == y else rng.uniform(0, 1):.2f}")
-        (folder / f"{split}.tsv").write_text("\n".join(rows) + "\n")
-    more = [f"{rng.choice(ACTIONS)} , said the {rng.choice(SUBJECTS)}" for _ in range(60)]  # none is in the corpus
-    (folder / "more.tsv").write_text("\n".join(["sentence", *more]) + "\n")
-
-
-@pytest.fixture(scope="module")
-def embedding_run(tiny_bert, tmp_path_factory):
-    from click.testing import CliRunner
-
-    from edgebert.cli import main
-
-    from .conftest import write_recipe
-
-    folder = tmp_path_factory.mktemp("embeddings")
-    _embedding_data(folder)
-    recipe = write_recipe(
-        folder,
-        str(tiny_bert),
-        task="sentence-embedding",
-        data={"train": "corpus.txt", "eval": "dev.tsv", "test": "test.tsv", "max_length": 32, "score_range": [0, 5]},
-        teacher={"model": str(tiny_bert), "pooling": "mean", "normalize": True},
-        # more text from a TSV column beside the corpus (distill.unlabelled)
-        distill={
-            "num_layers": 1,
-            "epochs": 2,
-            "batch_size": 8,
-            "lr": 1e-3,
-            "unlabelled": [{"file": "more.tsv", "column": "sentence"}],
-        },
-        # importance without labels: the gradient of the distance to the teacher's vectors
-        prune={"heads": 0.5, "ffn": 0.5, "importance_samples": 16, "recover": {"epochs": 1, "batch_size": 8}},
-        # the student keeps only the corpus's word pieces; pooling still in the graph, in every form: the mobile
-        # model (fixed shape, static QDQ, .ort) and the single-file model (raw string in, vector out)
-        export={"trim_vocab": True, "mobile": True, "single_file": True},
-        # 4-bit word embeddings (the export then leaves them unfused); calibration: the mobile model's static ranges
-        quantize={"mode": "dynamic", "embeddings": "int4", "calibration": {"samples": 32}},
-        # sentence-transformers' own INT8 ONNX model of the same teacher, scored and timed beside the shipped one
-        benchmark={
-            **{"threads": [1], "seq": 32, "iterations": 10, "warmup": 2, "max_sentences": 10, "settle_s": 0},
-            **{"peers": ["st-int8"], "peer_rounds": 2, "peer_sentences": 10},
-        },
-        gates={"quality": {"max_drop": 0.5}, "size": {"max_mb": 50}},
-    )
-    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
-    assert result.exit_code == 0, result.output
-    return folder / "runs" / "tiny", result
 
 
 def test_embedding_pipeline_ships_pooling_inside_the_model(embedding_run):

@@ -15,9 +15,8 @@ from edgebert.errors import DataError
 from edgebert.evaluate import entities, entity_metrics
 from edgebert.recipe import DataConfig
 
-from .conftest import ROOT, write_recipe
+from .conftest import DEMO_NER
 
-DEMO_NER = ROOT / "recipes" / "data" / "demo-ner"
 IOB1 = "-DOCSTART- -X- O O\r\n\r\nEU NNP I-NP I-ORG\r\nrejects VBZ I-VP O\r\nGerman JJ I-NP I-MISC\r\n. . O O\r\n\r\n"
 IOB1 += "Peter NNP I-NP I-PER\r\nBlackburn NNP I-NP I-PER\r\n\r\nIn IN I-PP O\r\nLondon NNP I-NP I-LOC\r\nParis NNP I-NP B-LOC\r\n"
 
@@ -96,29 +95,6 @@ def test_entity_f1_matches_seqeval_strict_and_has_intervals():
     assert m["entity_recall"]["value"] == pytest.approx(recall_score(gold, pred, mode="strict", scheme=IOB2))
     assert m["entity_f1"]["low"] < m["entity_f1"]["value"] < m["entity_f1"]["high"]
     assert set(m["per_type"]) == {"LOC", "PER"} and m["per_type"]["PER"]["support"] > 0
-
-
-@pytest.fixture(scope="module")
-def ner_run(tiny_bert, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ner")
-    recipe = write_recipe(
-        folder,
-        str(tiny_bert),
-        task="token-classification",
-        data={
-            "train": str(DEMO_NER / "train.conll"),
-            "eval": str(DEMO_NER / "dev.conll"),
-            "test": str(DEMO_NER / "test.conll"),
-            "max_length": 32,
-        },
-        # the tiny BERT learns the templated demo entities in seconds (dev entity F1 0.93 after 30 epochs)
-        teacher={"model": str(tiny_bert), "finetune": {"epochs": 30, "batch_size": 16, "lr": 1e-2}},
-        distill={"num_layers": 1, "epochs": 20, "batch_size": 16, "lr": 1e-2},
-        gates={"quality": {"max_drop": 0.3}, "size": {"max_mb": 50}},
-    )
-    result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
-    assert result.exit_code == 0, result.output
-    return folder / "runs" / "tiny", result
 
 
 def test_ner_pipeline_ships_a_token_classifier(ner_run):
