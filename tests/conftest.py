@@ -220,3 +220,15 @@ def ner_run(tiny_bert, tmp_path_factory):
     result = CliRunner().invoke(main, ["compress", str(recipe), "--runs-dir", str(folder / "runs")])
     assert result.exit_code == 0, result.output
     return folder / "runs" / "tiny", result
+
+
+@pytest.fixture(scope="session")
+def quickstart(minilm, tmp_path_factory):
+    """The README's main command, run once (the MiniLM classifier its dist ships): (runs folder, CLI result)."""
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    runs = tmp_path_factory.mktemp("quickstart")
+    result = CliRunner().invoke(main, ["compress", str(ROOT / "recipes" / "quickstart.yaml"), "--runs-dir", str(runs)])
+    return runs, result

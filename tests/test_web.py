@@ -1,6 +1,6 @@
 """The browser as a target: `edgebert web` folders opened in a real headless Chromium (Debian's, driven by
 playwright-core from web/node_modules), served on 127.0.0.1 with cross-origin isolation; the page's results
-against the Python runtime's for the tiny classifier, NER and embedding dists; a screenshot of the demo page.
+against the Python runtime's for the quickstart's classifier and the demo NER and embedding dists; a screenshot of the demo page.
 
 Skips, with one line, only where node, Chromium or `npm ci` in web/ are missing (.ci/run provides all three)."""
 
@@ -55,11 +55,11 @@ def open_page(browser: list[str], folder: Path, texts: list[str], screenshot: Pa
     return json.loads(page["result"])
 
 
-def test_classifier_page_gives_the_python_runtimes_labels_and_scores(compressed, browser, tmp_path):
+def test_classifier_page_gives_the_python_runtimes_labels_and_scores(quickstart, browser, tmp_path):
     from edgebert.runtime import load
 
-    folder, _, _ = compressed
-    dist = folder / "runs" / "tiny" / "dist"
+    runs, _ = quickstart
+    dist = runs / "quickstart" / "dist"  # the README's main command's MiniLM classifier
     out = web_folder(dist, tmp_path / "web")
     texts = [text for text, _ in demo_rows("test")]
     texts.append(" ".join(texts[:6]))  # longer than max_length: cut as Python cuts it
