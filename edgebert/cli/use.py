@@ -25,6 +25,9 @@ CHUNK = 1024  # texts read from --input and predicted at a time: memory stays fl
     "(default: two tab-separated texts per line).",
 )
 @click.option("--pair", "pairs", nargs=2, multiple=True, metavar="A B", help="Two texts a pair model reads together.")
+@click.option("--question", "questions", multiple=True, help="A question for a question-answering model (repeatable).")
+@click.option("--context", help="The text --question is answered from: the text itself, or a file holding it.")
+@click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1), help="Answers per --question.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per text (JSON Lines).")
 @click.option(
     "--provider",
@@ -41,6 +44,9 @@ def predict(
     source: Path | None,
     columns: tuple[str, ...],
     pairs: tuple[tuple[str, str], ...],
+    questions: tuple[str, ...],
+    context: str | None,
+    top_k: int,
     as_json: bool,
     providers: tuple[str, ...],
     batch_size: int,
@@ -50,13 +56,17 @@ def predict(
     token classifier one line per entity: text number, label, start and end character, score, entity text; an
     embedder the text number and the vector's floats, space-separated (`edgebert embed` writes .npy files).
     A pair model (sentence pairs, cross-encoders) reads --pair A B, or two texts a row of --input; it prints
-    label, score and both texts, or a regressor its score and both texts. Tab-separated (tabs, newlines and
+    label, score and both texts, or a regressor its score and both texts. A question-answering model reads
+    --question Q (repeatable) and --context (a text or a file) and prints, per answer, the question number,
+    start and end character in the context, score and answer text. Tab-separated (tabs, newlines and
     backslashes in a text are written as \\t, \\n and \\\\, so each prediction stays one line); --json prints
     one JSON object per text instead."""
     from edgebert.runtime import load
     from edgebert.runtime.bulk import chunks, read_pairs, read_texts
     from edgebert.runtime.errors import DistError
 
+    if questions or context is not None:
+        return _answer(dist, questions, context, top_k, as_json, threads, providers, batch_size)
     if sum(map(bool, (texts, pairs, source is not None))) != 1:
         raise DistError("give the texts as arguments, --pair A B, or --input FILE (one of them)")
     if columns and source is None:
@@ -65,6 +75,8 @@ def predict(
     if providers and model.provider_message:
         click.secho(model.provider_message, fg="yellow", err=True)
     task = model.manifest["task"]["name"]
+    if task == "question-answering":
+        raise DistError(f"{dist} answers questions: give --question Q and --context TEXT_OR_FILE")
     paired = bool(model.manifest["task"].get("pairs"))
     if paired and texts:
         raise DistError(f"{dist} reads sentence pairs: give --pair A B or --input with two texts a row")
@@ -87,6 +99,41 @@ def predict(
         for text, out in zip(chunk, _run(model, task, chunk, batch_size, number + 1), strict=True):
             number += 1
             click.echo(_json_line(task, text, out) if as_json else _tsv_lines(task, number, text, out, model))
+
+
+def _answer(dist, questions, context, top_k: int, as_json: bool, threads, providers, batch_size: int) -> None:
+    """Answer each --question from --context with a question-answering dist."""
+    from edgebert.runtime import load
+    from edgebert.runtime.errors import DistError
+
+    if not questions or context is None:
+        raise DistError("a question-answering model needs both --question Q and --context TEXT_OR_FILE")
+    if _is_file(context):
+        try:
+            context = Path(context).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise DistError(f"--context file {context} is not UTF-8 text; re-save it as UTF-8") from None
+    model = load(dist, threads=threads, providers=list(providers) or None)
+    if model.manifest["task"]["name"] != "question-answering":
+        raise DistError(
+            f"{dist} holds a {model.manifest['task']['name']} model; --question needs a question-answering one"
+        )
+    found = model.answer(list(questions), context, top_k=top_k, batch_size=batch_size)
+    for number, (question, answers) in enumerate(zip(questions, found, strict=True), 1):
+        answers = [answers] if top_k == 1 else answers
+        if as_json:
+            rows = [{"text": a.text, "start": a.start, "end": a.end, "score": round(a.score, 4)} for a in answers if a]
+            click.echo(json.dumps({"question": question, "answers": rows}, ensure_ascii=False))
+            continue
+        for a in filter(None, answers):
+            click.echo(f"{number}\t{a.start}\t{a.end}\t{a.score:.4f}\t{_one_line(a.text)}")
+
+
+def _is_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except OSError:  # a long text is no file name
+        return False
 
 
 def _run(model, task: str, texts: list[str], batch_size: int, first: int) -> list:

@@ -23,6 +23,7 @@ TASKS = {
     "text-regression": "edgebert.tasks.text_regression",
     "token-classification": "edgebert.tasks.token_classification",
     "sentence-embedding": "edgebert.tasks.sentence_embedding",
+    "question-answering": "edgebert.tasks.question_answering",
 }
 
 
