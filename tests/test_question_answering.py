@@ -181,9 +181,7 @@ def test_the_span_search_matches_brute_force_and_respects_the_context_and_length
     rng = np.random.default_rng(0)
     start, end = rng.normal(size=len(window.ids)), rng.normal(size=len(window.ids))
     context = [t for t, s in enumerate(window.sequence_ids) if s == 1]
-    p_s = np.exp(start[context] - start[context].max())
-    p_e = np.exp(end[context] - end[context].max())
-    p_s, p_e = p_s / p_s.sum(), p_e / p_e.sum()
+    p_s, p_e = (np.exp(x[context]) / np.exp(x[[0, *context]]).sum() for x in (start, end))  # [CLS] normalises
     brute = sorted(
         (
             (p_s[i] * p_e[j], window.offsets[a][0], window.offsets[b][1])
@@ -238,3 +236,64 @@ def test_predict_answers_questions_from_a_text_or_a_file(qa_run, tmp_path):
     assert json.loads(result.output)["answers"][0]["text"]
     result = CliRunner().invoke(main, ["predict", str(dist), "a text"])
     assert result.exit_code == 2 and "--question" in result.output
+
+
+def test_an_answer_in_the_last_paragraph_of_a_5000_word_context_is_found(qa_run):
+    from edgebert.runtime import load
+
+    qa = load(qa_run / "dist")
+    filler, words = [], 0
+    rows = [s for s, _ in demo_rows("test")]
+    while words < 5000:
+        filler.append(rows[len(filler) % len(rows)])
+        words += len(filler[-1].split())
+    context = " ".join([*filler, "The director of the show is Greta ."])
+    answer = qa.answer(QUESTION.format("show"), context)
+    assert (answer.text, context[answer.start : answer.end]) == ("Greta", "Greta")
+    assert answer.start == context.rindex("Greta")
+
+
+def test_the_runtime_answers_as_transformers_pipeline_does_on_the_pytorch_student(qa_run, qa_data):
+    from benchmarks.qa_agreement import agreement
+
+    result = agreement(qa_run / "dist", qa_run / "distill", qa_data / "dev.json", limit=60)
+    assert result["same"] >= 59, result["differ"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"data": {"max_length": 128}}, "data.doc_stride (128) must be at most half of data.max_length (128)"),
+        ({"export": {"mobile": True}}, "export.mobile: the fixed-shape model is not built for question answering"),
+        ({"distill": {"num_layers": 1, "augment": {"copies": 1, "swap": True}}}, "distill.augment.swap would put"),
+        ({"distill": {"num_layers": 1, "unlabelled": ["more.txt"]}}, "distill.unlabelled holds single sentences"),
+    ],
+)
+def test_a_question_answering_recipe_refuses_what_it_cannot_use_with_the_fix(qa_data, tmp_path, change, message):
+    from edgebert.errors import RecipeError
+    from edgebert.recipe import load_recipe
+
+    raw = yaml.safe_load(_recipe(tmp_path, qa_data).read_text())
+    raw["data"]["doc_stride"] = 128
+    raw["data"]["max_length"] = 384
+    for section, fields in change.items():
+        raw[section] = raw.get(section, {}) | fields
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError, match=re.escape(message)):
+        load_recipe(tmp_path / "recipe.yaml")
+
+
+def test_a_question_that_leaves_little_room_is_read_with_a_smaller_stride_and_one_that_fills_the_input_is_refused(
+    qa_data,
+):
+    from tokenizers import Tokenizer
+
+    from edgebert.runtime import DistError
+    from edgebert.runtime.question_answering import WindowEncoder
+
+    encoder = WindowEncoder(Tokenizer.from_file(str(qa_data / "bert" / "tokenizer.json")), 48, 16, ["input_ids"])
+    context = " ".join(s for s, _ in demo_rows("train")[:20])
+    short, long = encoder.windows(["who ?"], [context]), encoder.windows([" ".join(["film"] * 36)], [context])
+    assert len(long) > len(short) > 1 and all(len(w.ids) <= 48 for _, w in long)
+    with pytest.raises(DistError, match="question 1 fills the model's 48-token input"):
+        encoder.windows([" ".join(["film"] * 46)], [context])

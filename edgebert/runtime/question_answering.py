@@ -4,9 +4,10 @@ question as a span of its context, with character offsets into the context.
 The question and the context are read as one sequence, `[CLS] question [SEP] context [SEP]`. A context longer
 than the model's input is read in overlapping windows (`doc_stride` tokens shared between neighbours, as in
 SQuAD's reference code); in each window the start and end logits are turned into probabilities over the
-context's tokens, a span's score is p(start) x p(end), spans end after they start and hold at most
-`max_answer_len` tokens, and the best spans across all windows win. Windows of many questions are batched
-together. It does not train, quantize or benchmark, and imports nothing from edgebert outside edgebert.runtime.
+context's tokens (normalised with [CLS] among them, as transformers' question-answering pipeline does), a span's
+score is p(start) x p(end), spans end after they start and hold at most `max_answer_len` tokens, and the best
+spans across all windows win. Windows of many questions are batched together. It does not train, quantize or
+benchmark, and imports nothing from edgebert outside edgebert.runtime.
 
     >>> qa = load("runs/squad-minilm/dist")          # edgebert.runtime.load picks this class from the manifest
     >>> qa.answer("Who wrote the report?", "The report was written by Ann Smith in 1990.")
@@ -45,6 +46,10 @@ class WindowEncoder:
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())  # its own truncation and padding settings
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length, stride=doc_stride, strategy="only_second")
+        self.questions = Tokenizer.from_str(tokenizer.to_str())  # questions alone, uncut: how much room they leave
+        self.questions.no_padding()
+        self.questions.no_truncation()
+        self.special = self.tokenizer.num_special_tokens_to_add(True)  # [CLS] q [SEP] c [SEP]: 3 for BERT
         self.max_length, self.doc_stride, self.input_names = max_length, doc_stride, list(input_names)
         pad = self.tokenizer.token_to_id("[PAD]")
         self.pad_id = pad if pad is not None else 0
@@ -60,18 +65,24 @@ class WindowEncoder:
         return cls(tokenizer, max_length, doc_stride, input_names)
 
     def windows(self, questions: list[str], contexts: list[str]) -> list[tuple[int, Encoding]]:
-        """(question index, window) for every window of every pair, in order."""
-        out = []
-        try:
-            encodings = self.tokenizer.encode_batch(list(zip(questions, contexts, strict=True)))
-        except Exception as e:  # noqa: BLE001 - tokenizers raises a bare Exception when the question fills the input
-            raise DistError(
-                f"a question is too long for the model's {self.max_length}-token input ({str(e).splitlines()[0]}); "
-                "shorten it"
-            ) from None
-        for i, enc in enumerate(encodings):
-            out += [(i, w) for w in [enc, *enc.overflowing]]
-        return out
+        """(question index, window) for every window of every pair, in order. A question so long that it leaves
+        the context no more than `doc_stride` tokens a window is read with neighbours sharing half that room."""
+        room = [self.max_length - len(e.ids) - self.special for e in self.questions.encode_batch(questions)]
+        for i, r in enumerate(room):
+            if r < 1:
+                raise DistError(
+                    f"question {i + 1} fills the model's {self.max_length}-token input and leaves no room for its "
+                    "context; shorten it"
+                )
+        encodings: list = [None] * len(questions)
+        usual = [i for i, r in enumerate(room) if r > self.doc_stride]
+        for i, e in zip(usual, self.tokenizer.encode_batch([(questions[i], contexts[i]) for i in usual]), strict=True):
+            encodings[i] = e
+        for i in (i for i, r in enumerate(room) if r <= self.doc_stride):
+            self.tokenizer.enable_truncation(self.max_length, stride=room[i] // 2, strategy="only_second")
+            encodings[i] = self.tokenizer.encode(questions[i], contexts[i])
+            self.tokenizer.enable_truncation(self.max_length, stride=self.doc_stride, strategy="only_second")
+        return [(i, w) for i, e in enumerate(encodings) for w in [e, *e.overflowing]]
 
     def feeds(self, windows: list[Encoding]) -> dict[str, np.ndarray]:
         """The model inputs for a batch of windows, padded to the longest."""
@@ -91,16 +102,21 @@ class WindowEncoder:
 def best_spans(
     start_logits: np.ndarray, end_logits: np.ndarray, window: Encoding, top_k: int, max_answer_len: int
 ) -> list[tuple[float, int, int]]:
-    """The window's `top_k` best (score, first char, end char) spans of context tokens, best first."""
+    """The window's `top_k` best (score, first char, end char) spans of context tokens, best first. As transformers'
+    question-answering pipeline scores them: the start and end probabilities are a softmax over the context tokens
+    and the leading [CLS] (SQuAD 2.0's "no answer"), which itself can be no answer here."""
     context = np.array([s == 1 for s in window.sequence_ids])
     n = len(window.ids)
     if not context.any():
         return []
+    readable = context.copy()
+    readable[0] = True  # [CLS] in the normalisation
     probs = []
     for logits in (start_logits[:n], end_logits[:n]):
-        x = np.where(context, logits.astype(np.float64), -np.inf)
-        e = np.exp(x - x[context].max())
-        probs.append(e / e.sum())
+        x = np.where(readable, logits.astype(np.float64), -np.inf)
+        e = np.exp(x - x[readable].max())
+        e[~context] = 0.0
+        probs.append(e / np.exp(x - x[readable].max()).sum())
     scores = np.triu(np.outer(probs[0], probs[1]))  # end >= start
     scores = np.tril(scores, max_answer_len - 1)  # at most max_answer_len tokens
     flat = scores.ravel()

@@ -29,6 +29,8 @@ METRICS = ("f1", "exact_match")
 LABELLED = True  # answer spans train the task loss and score pruning
 DEV_METRIC = "f1"
 OUTPUTS = ("start_logits", "end_logits")
+PEERS = ("optimum-int8", "optimum-o2-int8")  # what users ship otherwise (edgebert.peers); the first is the default
+TABLE_WORD = "question answering"  # the task in the README's results table
 HEAD_PREFIXES = ("qa_outputs.",)
 IGNORE = -100  # the positions of a window without gold (unlabelled text): only the teacher's term reads it
 MAX_ANSWER_LEN = 30  # tokens, SQuAD's usual bound, in evaluation
@@ -51,6 +53,25 @@ class Windows:
 
 def read_data(cfg, resolve) -> QADataset:
     return load_squad(cfg, resolve)
+
+
+def check_recipe(recipe) -> None:
+    from edgebert.recipe.checks import no_single_file, no_unlabelled
+
+    no_unlabelled(recipe, "every example is a (question, context) pair", "augment rewrites the train pairs instead")
+    no_single_file(recipe, "an answer's character offsets need the tokenizer outside the graph")
+    data = recipe.data
+    if data.doc_stride * 2 > data.max_length:
+        raise ValueError(
+            f"data.doc_stride ({data.doc_stride}) must be at most half of data.max_length ({data.max_length}), or "
+            "windows leave no new context: set data.max_length: 384 (SQuAD's usual) or a smaller data.doc_stride"
+        )
+    if recipe.export.mobile:
+        raise ValueError("export.mobile: the fixed-shape model is not built for question answering; set it to false")
+    for field in ("distill", "prune.recover"):
+        section = recipe.distill if field == "distill" else recipe.prune and recipe.prune.recover
+        if section is not None and section.augment is not None and section.augment.swap:
+            raise ValueError(f"{field}.augment.swap would put the context in the question's place: remove it")
 
 
 def head_config(dataset: QADataset) -> dict:
