@@ -11,10 +11,14 @@ with a paired bootstrap 95% interval (both scored on each resample). Nothing her
 from __future__ import annotations
 
 import math
+import re
+import string
+from collections import Counter
 
 import numpy as np
 
 Z95 = 1.959963984540054
+_PUNCTUATION = frozenset(string.punctuation)
 
 
 def wilson(correct: int, n: int) -> tuple[float, float]:
@@ -251,3 +255,54 @@ def neighbour_agreement(reference: np.ndarray, other: np.ndarray, k: int = 10, c
             tops.append(np.argpartition(-sim, k, axis=1)[:, :k])
         kept += sum(len(np.intersect1d(a, b)) for a, b in zip(*tops, strict=True))
     return kept / (n * k)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1's answer normalisation (its official evaluation script): lower case, punctuation and the articles
+    a/an/the removed, whitespace collapsed.
+
+    >>> normalize_answer("The  Denver Broncos!")
+    'denver broncos'
+    """
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def squad_scores(predictions: list[str], references: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per question, SQuAD v1.1's exact match and token F1 of the prediction, each the best over the question's
+    reference answers (the official script's rules, written out here: the `evaluate` library fetches its SQuAD
+    script from the hub at run time, which an offline machine cannot).
+
+    >>> squad_scores(["Denver Broncos", "in 1990"], [["the Denver Broncos"], ["1990", "March 1990"]])
+    (array([1., 0.]), array([1.        , 0.66666667]))
+    """
+    em, f1 = np.zeros(len(predictions)), np.zeros(len(predictions))
+    for i, (prediction, answers) in enumerate(zip(predictions, references, strict=True)):
+        p = normalize_answer(prediction)
+        for answer in answers:
+            g = normalize_answer(answer)
+            em[i] = max(em[i], float(p == g))
+            f1[i] = max(f1[i], _token_f1(p.split(), g.split()))
+    return em, f1
+
+
+def _token_f1(predicted: list[str], gold: list[str]) -> float:
+    same = sum((Counter(predicted) & Counter(gold)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(predicted), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def mean_with_ci(scores: np.ndarray, seed: int = 0, resamples: int = 1000) -> dict:
+    """The mean of per-example scores with a bootstrap 95% interval over examples."""
+    scores = np.asarray(scores, np.float64)
+    low, high = np.percentile(scores[_resamples(len(scores), seed, resamples)].mean(1), [2.5, 97.5])
+    value = round(float(scores.mean()), 6)
+    return {"value": value, "low": round(float(low), 4), "high": round(float(high), 4), "n": len(scores)}
+
+
+def mean_difference(scores_a: np.ndarray, scores_b: np.ndarray, seed: int = 0, resamples: int = 1000) -> dict:
+    """Mean of a minus mean of b over the same examples, with a paired bootstrap 95% interval."""
+    d = np.asarray(scores_a, np.float64) - np.asarray(scores_b, np.float64)
+    return _difference(d.mean(), d[_resamples(len(d), seed, resamples)].mean(axis=1))

@@ -17,15 +17,10 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+from edgebert import tasks
 from edgebert.runs import read_json, write_json
 
 FORMAT = "edgebert-result v1"
-TASK_WORDS = {
-    "text-classification": "classification",
-    "text-regression": "regression",
-    "token-classification": "NER",
-    "sentence-embedding": "embeddings",
-}
 
 
 def summarise(report: dict, measured: float | None = None, source: str = "run") -> dict:
@@ -77,7 +72,7 @@ def load_results(folder: Path) -> list[dict]:
         if row.get("format") != FORMAT:
             raise ValueError(f"{path} is not an {FORMAT} file (format {row.get('format')!r})")
         found.append(row)
-    order = list(TASK_WORDS)
+    order = list(tasks.names())
     return sorted(found, key=lambda r: (order.index(r["task"]) if r["task"] in order else 99, r["recipe"]))
 
 
@@ -108,7 +103,7 @@ def render_table(rows: list[dict]) -> str:
 
 def _task_words(row: dict) -> str:
     """The task as the table names it: 'classification', 'pair classification', 'NER', …"""
-    word = TASK_WORDS.get(row["task"], row["task"])
+    word = tasks.get(row["task"]).TABLE_WORD if row["task"] in tasks.names() else row["task"]
     return f"pair {word}" if row.get("pairs") else word
 
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from edgebert import tasks
 from edgebert.cli import main
 
 from .conftest import DEMO, write_recipe
@@ -106,7 +107,7 @@ def test_zero_config_misuse_is_one_line_and_exit_2(args, message):
     assert result.exit_code == 2 and message in result.output, result.output
 
 
-@pytest.mark.parametrize("task", ["text-classification", "token-classification", "sentence-embedding"])
+@pytest.mark.parametrize("task", tasks.names())
 def test_init_prints_an_annotated_recipe_that_validates_once_filled(task, tmp_path):
     from edgebert.recipe import load_recipe
 

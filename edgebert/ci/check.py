@@ -96,14 +96,16 @@ def run_check(
     for which, bound in (("baseline", b.size_vs_baseline), ("reference", b.size_vs_reference)):
         if bound is not None:
             results.append(_fixed(f"size_vs_{which}", candidate.mb / others[which].mb, bound, "x", f"size / {which}"))
-    task = candidate.manifest["task"]["name"]
-    pairs = bool(candidate.manifest["task"].get("pairs"))
-    if task == "token-classification":
+    task = candidate.manifest["task"]
+    pairs = bool(task.get("pairs"))
+    # the quality check measured on --data, by the metric the dist is judged by (single texts only)
+    measure = {"entity_f1": _entity_f1, "accuracy": _accuracy}.get(task.get("primary_metric"))
+    if measure is _entity_f1:
         _entity_f1(candidate, others, b, data, results, m)
-    elif task == "text-classification" and (not pairs or data is None):  # a pair dist's accuracy as recorded
+    elif measure is _accuracy and (not pairs or data is None):  # a pair dist's accuracy as recorded
         _accuracy(candidate, others, b, data, text, label, results, m)
     elif data is not None or any(k.startswith(("accuracy", "entity_f1")) for k, v in b.model_dump().items() if v):
-        what = "sentence-pair" if pairs else task
+        what = "sentence-pair" if pairs else task["name"]
         raise BudgetsError(
             f"--data and accuracy/entity_f1 budgets are not built for {what} dists yet: budget the metrics their "
             "manifest records (f1, spearman, pearson), size and latency"

@@ -10,16 +10,12 @@ import click
 from edgebert.cli.base import friendly, main
 from edgebert.cli.signals import _interruptible
 from edgebert.errors import RecipeError
+from edgebert.tasks import names as task_names
 
 # the pipeline's stages in order (edgebert.pipeline.table.NAMES, which tests/test_cli.py checks this against):
 # named here so that `edgebert --help` imports no pipeline code
 STAGES = ("teacher", "distill", "prune", "export", "quantize", "evaluate", "benchmark", "package", "report")
-TASKS = (
-    "text-classification",
-    "text-regression",
-    "token-classification",
-    "sentence-embedding",
-)  # edgebert.tasks.TASKS, checked too
+TASKS = task_names()  # the registry's names: importing it loads no task module
 TARGETS = ("x86", "arm", "mobile", "web")  # edgebert.recipe.defaults.TARGETS, checked too
 
 

@@ -25,6 +25,9 @@ CHUNK = 1024  # texts read from --input and predicted at a time: memory stays fl
     "(default: two tab-separated texts per line).",
 )
 @click.option("--pair", "pairs", nargs=2, multiple=True, metavar="A B", help="Two texts a pair model reads together.")
+@click.option("--question", "questions", multiple=True, help="A question for a question-answering model (repeatable).")
+@click.option("--context", help="The text --question is answered from: the text itself, or a file holding it.")
+@click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1), help="Answers per --question.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per text (JSON Lines).")
 @click.option(
     "--provider",
@@ -41,6 +44,9 @@ def predict(
     source: Path | None,
     columns: tuple[str, ...],
     pairs: tuple[tuple[str, str], ...],
+    questions: tuple[str, ...],
+    context: str | None,
+    top_k: int,
     as_json: bool,
     providers: tuple[str, ...],
     batch_size: int,
@@ -50,13 +56,17 @@ def predict(
     token classifier one line per entity: text number, label, start and end character, score, entity text; an
     embedder the text number and the vector's floats, space-separated (`edgebert embed` writes .npy files).
     A pair model (sentence pairs, cross-encoders) reads --pair A B, or two texts a row of --input; it prints
-    label, score and both texts, or a regressor its score and both texts. Tab-separated (tabs, newlines and
+    label, score and both texts, or a regressor its score and both texts. A question-answering model reads
+    --question Q (repeatable) and --context (a text or a file) and prints, per answer, the question number,
+    start and end character in the context, score and answer text. Tab-separated (tabs, newlines and
     backslashes in a text are written as \\t, \\n and \\\\, so each prediction stays one line); --json prints
     one JSON object per text instead."""
     from edgebert.runtime import load
     from edgebert.runtime.bulk import chunks, read_pairs, read_texts
     from edgebert.runtime.errors import DistError
 
+    if questions or context is not None:
+        return _answer(dist, questions, context, top_k, as_json, threads, providers, batch_size)
     if sum(map(bool, (texts, pairs, source is not None))) != 1:
         raise DistError("give the texts as arguments, --pair A B, or --input FILE (one of them)")
     if columns and source is None:
@@ -64,7 +74,8 @@ def predict(
     model = load(dist, threads=threads, providers=list(providers) or None)
     if providers and model.provider_message:
         click.secho(model.provider_message, fg="yellow", err=True)
-    task = model.manifest["task"]["name"]
+    if hasattr(model, "answer"):
+        raise DistError(f"{dist} answers questions: give --question Q and --context TEXT_OR_FILE")
     paired = bool(model.manifest["task"].get("pairs"))
     if paired and texts:
         raise DistError(f"{dist} reads sentence pairs: give --pair A B or --input with two texts a row")
@@ -84,60 +95,91 @@ def predict(
         stream = read_texts(source, columns[0] if columns else None)
     number = 0
     for chunk in chunks(stream, CHUNK):
-        for text, out in zip(chunk, _run(model, task, chunk, batch_size, number + 1), strict=True):
+        for text, out in zip(chunk, _run(model, chunk, batch_size, number + 1), strict=True):
             number += 1
-            click.echo(_json_line(task, text, out) if as_json else _tsv_lines(task, number, text, out, model))
+            click.echo(_json_line(text, out) if as_json else _tsv_lines(number, text, out))
 
 
-def _run(model, task: str, texts: list[str], batch_size: int, first: int) -> list:
+def _answer(dist, questions, context, top_k: int, as_json: bool, threads, providers, batch_size: int) -> None:
+    """Answer each --question from --context with a question-answering dist."""
+    from edgebert.runtime import load
+    from edgebert.runtime.errors import DistError
+
+    if not questions or context is None:
+        raise DistError("a question-answering model needs both --question Q and --context TEXT_OR_FILE")
+    if _is_file(context):
+        try:
+            context = Path(context).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise DistError(f"--context file {context} is not UTF-8 text; re-save it as UTF-8") from None
+    model = load(dist, threads=threads, providers=list(providers) or None)
+    if not hasattr(model, "answer"):
+        task = model.manifest["task"]["name"]
+        raise DistError(f"{dist} holds a {task} model; --question needs a question-answering one")
+    found = model.answer(list(questions), context, top_k=top_k, batch_size=batch_size)
+    for number, (question, answers) in enumerate(zip(questions, found, strict=True), 1):
+        answers = [answers] if top_k == 1 else answers
+        if as_json:
+            rows = [{"text": a.text, "start": a.start, "end": a.end, "score": round(a.score, 4)} for a in answers if a]
+            click.echo(json.dumps({"question": question, "answers": rows}, ensure_ascii=False))
+            continue
+        for a in filter(None, answers):
+            click.echo(f"{number}\t{a.start}\t{a.end}\t{a.score:.4f}\t{_one_line(a.text)}")
+
+
+def _is_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except OSError:  # a long text is no file name
+        return False
+
+
+def _run(model, texts: list, batch_size: int, first: int) -> list:
     """The model's outputs for `texts`, numbered from `first` in the notes about texts cut at max_length."""
-    if task == "sentence-embedding":
+    if not hasattr(model, "predict"):  # an embedder
         return list(model.embed(texts, batch_size=batch_size))
-    if task in ("text-classification", "text-regression"):
-        for i, cut in enumerate(model.truncated(texts), first):
-            if cut:
-                click.secho(
-                    f"note: text {i} is longer than the model's {model.max_length} tokens; only its start was read",
-                    fg="yellow",
-                    err=True,
-                )
+    for i, cut in enumerate(model.truncated(texts), first):
+        if cut:
+            click.secho(
+                f"note: text {i} is longer than the model's {model.max_length} tokens; only its start was read",
+                fg="yellow",
+                err=True,
+            )
     return model.predict(texts, batch_size=batch_size)
 
 
-def _json_line(task: str, text, out) -> str:
-    if isinstance(text, tuple):  # a pair
-        row = {"text": text[0], "text_pair": text[1]}
-        row |= {"score": round(float(out), 4)} if task == "text-regression" else _label(out)
-    elif task == "text-regression":
-        row = {"text": text, "score": round(float(out), 4)}
-    elif task == "sentence-embedding":
-        row = {"text": text, "vector": [round(float(x), 6) for x in out]}
-    elif task == "token-classification":
-        entities = [
-            {"label": e.label, "start": e.start, "end": e.end, "score": round(float(e.score), 4), "text": e.text}
-            for e in out
-        ]
-        row = {"text": text, "entities": entities}
-    else:
-        row = {"text": text} | _label(out)
-    return json.dumps(row, ensure_ascii=False)
+def _fields(out) -> dict:
+    """What a prediction says, by its kind: a label and score, a score (regression), a vector, or entities."""
+    import numpy as np
 
-
-def _label(out) -> dict:
+    if isinstance(out, np.ndarray):
+        return {"vector": [round(float(x), 6) for x in out]}
+    if isinstance(out, (float, np.floating)):
+        return {"score": round(float(out), 4)}
+    if isinstance(out, list):
+        return {
+            "entities": [
+                {"label": e.label, "start": e.start, "end": e.end, "score": round(float(e.score), 4), "text": e.text}
+                for e in out
+            ]
+        }
     return {"label": out.label, "score": round(float(out.score), 4)}
 
 
-def _tsv_lines(task: str, number: int, text, out, model) -> str:
-    if isinstance(text, tuple):
-        text = f"{_one_line(text[0])}\t{_one_line(text[1])}"
-    else:
-        text = _one_line(text)
-    if task == "text-regression":
-        return f"{float(out):.4f}\t{text}"
-    if task == "sentence-embedding":
+def _json_line(text, out) -> str:
+    row = {"text": text[0], "text_pair": text[1]} if isinstance(text, tuple) else {"text": text}
+    return json.dumps(row | _fields(out), ensure_ascii=False)
+
+
+def _tsv_lines(number: int, text, out) -> str:
+    text = f"{_one_line(text[0])}\t{_one_line(text[1])}" if isinstance(text, tuple) else _one_line(text)
+    fields = _fields(out)
+    if "vector" in fields:
         return f"{number}\t" + " ".join(f"{x:.6g}" for x in out)
-    if task == "token-classification":
+    if "entities" in fields:
         return "\n".join(f"{number}\t{e.label}\t{e.start}\t{e.end}\t{e.score:.4f}\t{_one_line(e.text)}" for e in out)
+    if "label" not in fields:
+        return f"{float(out):.4f}\t{text}"
     return f"{out.label}\t{out.score:.4f}\t{text}"
 
 
@@ -178,7 +220,7 @@ def embed(
     from edgebert.runtime.errors import DistError
 
     model = load(dist, threads=threads)
-    if model.manifest["task"]["name"] != "sentence-embedding":
+    if not hasattr(model, "embed"):
         raise DistError(f"{dist} holds a {model.manifest['task']['name']} model; embed needs a sentence-embedding one")
     result = embed_file(model, source, output, column, batch_size, track=for_console(progress_every).track)
     click.echo(f"{result['rows']:,} vectors of {result['dim']} floats -> {output}")

@@ -22,16 +22,19 @@ import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from edgebert.timing import machine
 from edgebert.timing.versus import faster
 
-_LABELLED = ("text-classification", "text-regression", "token-classification")
-# each peer's module, the tasks it is the peer of, and what its module's build is told
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
+
+# each peer's module and what its module's build is told; a task module's PEERS names the peers it has
 PEERS = {
-    "optimum-int8": ("edgebert.peers.optimum_int8", _LABELLED, {}),
-    "optimum-o2-int8": ("edgebert.peers.optimum_int8", _LABELLED, {"optimize": "O2"}),
-    "st-int8": ("edgebert.peers.st_int8", ("sentence-embedding",), {}),
+    "optimum-int8": ("edgebert.peers.optimum_int8", {}),
+    "optimum-o2-int8": ("edgebert.peers.optimum_int8", {"optimize": "O2"}),
+    "st-int8": ("edgebert.peers.st_int8", {}),
 }
 
 
@@ -54,14 +57,18 @@ class Peer:
 
 def default_for(task: str) -> str:
     """The peer edgebert builds for `task` (named in the error for a mismatched one)."""
-    return next(name for name, (_, tasks, _) in PEERS.items() if task in tasks)
+    from edgebert.tasks import get
+
+    return get(task).PEERS[0]
 
 
 def unsupported(name: str, task: str) -> str | None:
     """Why `name` cannot be `task`'s peer, in one line; None when it can."""
     if name not in PEERS:
         return f"benchmark.peers: {name!r} is not a peer edgebert builds; peers: {', '.join(PEERS)}"
-    if task not in PEERS[name][1]:
+    from edgebert.tasks import get
+
+    if name not in get(task).PEERS:
         return f"benchmark.peers: {name} is not a {task} model; the {task} peer is {default_for(task)}"
     return None
 
@@ -82,14 +89,14 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(PEERS[name][0])
 
 
-def build(name: str, task: ModuleType, teacher_dir: Path, out: Path, options, for_preset: str | None = None) -> Peer:
+def build(name: str, task: Task, teacher_dir: Path, out: Path, options, for_preset: str | None = None) -> Peer:
     """Build peer `name` of the teacher in `teacher_dir` under `out` (`options`: trust_remote_code, revision), with
     this CPU's preset unless `for_preset` names another (a peer built here to be timed on another machine)."""
-    extra = PEERS[name][2]
+    extra = PEERS[name][1]
     return _module(name).build(name, task, Path(teacher_dir), Path(out), for_preset or preset(), options, **extra)
 
 
-def predictor(peer: Peer, task: ModuleType, data, max_length: int):
+def predictor(peer: Peer, task: Task, data, max_length: int):
     """What scores the peer the way its users run it (the task's seam: `onnx_outputs` reads it)."""
     return _module(peer.name).predictor(peer, task, data, max_length)
 

@@ -9,12 +9,15 @@ the same ONNX Runtime session an Optimum `ORTModelFor…` would.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
 
 FILE = "model_quantized.onnx"  # what ORTQuantizer writes
 
 
-def build(name: str, task: ModuleType, teacher_dir: Path, out: Path, preset: str, options, optimize: str | None = None):
+def build(name: str, task: Task, teacher_dir: Path, out: Path, preset: str, options, optimize: str | None = None):
     """`optimize`: an ORTOptimizer level (O1-O4) applied before quantizing; None quantizes the export as it is."""
     from optimum.exporters.onnx import main_export
     from optimum.onnxruntime import ORTQuantizer
@@ -72,5 +75,5 @@ def _optimized_int8(export: Path, out: Path, level: str, config) -> Path:
     return target
 
 
-def predictor(peer, task: ModuleType, data, max_length: int):
+def predictor(peer, task: Task, data, max_length: int):
     return task.onnx_predictor(peer.model, peer.tokenizer, data, max_length)

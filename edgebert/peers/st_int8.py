@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
 
-def build(name: str, task: ModuleType, teacher_dir: Path, out: Path, preset: str, options):
+
+def build(name: str, task: Task, teacher_dir: Path, out: Path, preset: str, options):
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
 
     from edgebert.peers import Peer
@@ -48,5 +51,5 @@ class Encoder:
         return self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True).astype(np.float32)
 
 
-def predictor(peer, task: ModuleType, data, max_length: int) -> Encoder:
+def predictor(peer, task: Task, data, max_length: int) -> Encoder:
     return Encoder(peer, max_length)

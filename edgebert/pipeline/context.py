@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from edgebert.data import Dataset
 from edgebert.gates import Verdict
@@ -19,6 +19,9 @@ from edgebert.progress import Reporter
 from edgebert.recipe import Recipe, TeacherConfig
 from edgebert.runs import Run
 
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
+
 TRIMMED = "student-vocab"  # export/<this>/: the student with its vocabulary trimmed (export.trim_vocab)
 SUFFIX = {"dynamic": "-int8", "static": "-int8", "fp16": "-fp16"}
 
@@ -26,7 +29,7 @@ SUFFIX = {"dynamic": "-int8", "static": "-int8", "fp16": "-fp16"}
 @dataclass
 class Context:
     recipe: Recipe
-    task: ModuleType
+    task: Task
     data: Dataset
     data_key: str
     run: Run

@@ -146,15 +146,7 @@ class Recipe(_Config):
                 "quantize.mode auto needs the accuracy it may lose: "
                 "set quantize.auto.max_drop or gates.accuracy.max_drop (or gates.quality.max_drop)"
             )
-        if self.task == "sentence-embedding":
-            _embedding_sections(self)
-        if self.data.text_pair is not None:
-            _pair_sections(self)
-        if self.export.single_file and self.task not in ("text-classification", "sentence-embedding"):
-            raise ValueError(
-                f"export.single_file builds text classifiers and embedders only (an entity's character offsets "
-                f"need the tokenizer outside the graph); set it to false for {self.task}"
-            )
+        get_task(self.task).check_recipe(self)  # what this task cannot use, each refused with the fix
         if self.export.trim_vocab and self.distill is None and self.prune is None:
             raise ValueError("export.trim_vocab trims the student's vocabulary: add a distill or prune section")
         return self
@@ -173,28 +165,6 @@ class Recipe(_Config):
                 dumped[section] = {k: v for k, v in dumped[section].items() if k not in fields}
         blob = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _embedding_sections(recipe: Recipe) -> None:
-    """What sentence-embedding recipes cannot use (yet), each refused with the field to change."""
-    if recipe.teacher.finetune is not None:
-        raise ValueError(
-            "teacher.finetune: a sentence-embedding teacher is used as it is (there is no head to train); "
-            "remove teacher.finetune"
-        )
-
-
-def _pair_sections(recipe: Recipe) -> None:
-    """What a recipe whose examples are sentence pairs (data.text_pair) cannot use, each refused with the fix."""
-    for field in ("distill", "prune.recover"):
-        section = recipe.distill if field == "distill" else recipe.prune and recipe.prune.recover
-        if section is not None and section.unlabelled:
-            raise ValueError(
-                f"{field}.unlabelled holds single sentences but data.text_pair makes every example a pair: remove "
-                f"{field}.unlabelled (augment rewrites the train pairs instead)"
-            )
-    if recipe.export.single_file:
-        raise ValueError("export.single_file takes one string per call: set it to false for sentence pairs")
 
 
 def _dump(value: object) -> object:

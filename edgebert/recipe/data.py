@@ -78,10 +78,15 @@ class DataConfig(_Config):
         description="[low, high] every score must lie in, e.g. [0, 5] for STS-B (sentence-embedding, text-regression)",
     )
 
+    doc_stride: int = Field(
+        128, ge=1, description="tokens neighbouring windows of a long context share (question-answering)"
+    )
+
     def fingerprint_json(self) -> str:
         """The section as the data fingerprint reads it: fields added later are left out at their defaults, so
         runs made before them keep their keys."""
         later = {"tokens", "tags", "scheme", "label_all_tokens", "sentence1", "sentence2", "score", "score_range"}
+        later |= {"doc_stride"}
         unset = {f for f in later if f not in self.model_fields_set}
         unpaired = {f for f in ("text_pair", "positive") if getattr(self, f) is None}  # added with sentence pairs
         return self.model_dump_json(exclude=unset | unpaired)

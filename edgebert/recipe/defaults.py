@@ -23,6 +23,7 @@ import yaml
 
 from edgebert.errors import RecipeError
 from edgebert.tasks import TASKS
+from edgebert.tasks import get as get_task
 
 TARGETS = ("x86", "arm", "mobile", "web")
 MIN_STEPS = 75  # optimizer steps each training stage takes at least on a small train split
@@ -68,8 +69,8 @@ def default_recipe(
             data.pop(split, None)
         else:
             data[split] = path
-    if test is None and task == "sentence-embedding":
-        raise RecipeError("--test: a sentence-embedding run needs scored pairs to judge (sentence1, sentence2, score)")
+    if test is None and (why := getattr(get_task(task), "TEST_REQUIRED", None)):
+        raise RecipeError(f"--test: {why}")
     if target is not None:
         apply_target(raw, target)
     return raw

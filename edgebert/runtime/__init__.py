@@ -8,13 +8,16 @@ from edgebert.runtime.errors import DistError
 from edgebert.runtime.loader import load
 from edgebert.runtime.manifest import read_manifest
 from edgebert.runtime.providers import choose as choose_providers
+from edgebert.runtime.question_answering import Answer, QuestionAnswerer
 from edgebert.runtime.session import make_session
 from edgebert.runtime.text_classification import Prediction, Ranked, TextClassifier, softmax
 from edgebert.runtime.text_regression import TextRegressor
 
 __all__ = [
+    "Answer",
     "DistError",
     "Prediction",
+    "QuestionAnswerer",
     "Ranked",
     "TextClassifier",
     "TextRegressor",

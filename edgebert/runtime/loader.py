@@ -21,6 +21,7 @@ PREDICTORS = {
     "text-regression": "edgebert.runtime.text_regression:TextRegressor",
     "token-classification": "edgebert.runtime.token_classification:TokenClassifier",
     "sentence-embedding": "edgebert.runtime.sentence_embedding:Embedder",
+    "question-answering": "edgebert.runtime.question_answering:QuestionAnswerer",
 }
 
 

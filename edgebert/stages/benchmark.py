@@ -16,7 +16,7 @@ longest (`vs_peers`: the shipped model's time over the peer's per round, geometr
 from __future__ import annotations
 
 import functools
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from edgebert import environment
 from edgebert.progress import Reporter
@@ -38,10 +38,13 @@ from edgebert.timing.bench import (
 )
 from edgebert.timing.versus import Inputs, Workload, call, versus
 
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
+
 ROUNDS = 10  # interleaved rounds per pair; the iterations are spread over them
 
 
-def run_benchmark(task: ModuleType, models: Models, texts: list[str], max_length: int, cfg: BenchmarkConfig, ctx):
+def run_benchmark(task: Task, models: Models, texts: list[str], max_length: int, cfg: BenchmarkConfig, ctx):
     """Time `models.onnx` beside the PyTorch teacher (`ctx` gives model options and the reporter)."""
     reporter: Reporter = ctx.reporter
     onnx = models.onnx

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from edgebert.data import Dataset
@@ -20,6 +19,7 @@ from edgebert.recipe import DistillConfig
 from edgebert.recipe.training import FromTeacher
 
 if TYPE_CHECKING:  # torch is imported by the stages that train, not by recipe validation
+    from edgebert.tasks import Task
     from edgebert.training.loop import Encoded
 
 _LAYER = re.compile(r"^(.*\.(?:layer|layers))\.(\d+)\.(.*)$")
@@ -30,7 +30,7 @@ def pick_layers(teacher_layers: int, n: int) -> list[int]:
     return [round((i + 1) * teacher_layers / n) - 1 for i in range(n)]
 
 
-def build_student(task: ModuleType, teacher, cfg: DistillConfig):
+def build_student(task: Task, teacher, cfg: DistillConfig):
     """A copy of the teacher keeping only the chosen layers, weights copied; returns (student, layers)."""
     config = teacher.config
     n_teacher = config.num_hidden_layers
@@ -56,7 +56,7 @@ def build_student(task: ModuleType, teacher, cfg: DistillConfig):
     return student, layers
 
 
-def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir: Path, out: Path, ctx) -> dict:
+def run_distill(task: Task, cfg: DistillConfig, data: Dataset, teacher_dir: Path, out: Path, ctx) -> dict:
     """Distil the teacher in `teacher_dir` into `out`; `ctx` gives max_length, model options and the reporter."""
     from transformers import AutoTokenizer
 
@@ -94,7 +94,7 @@ def run_distill(task: ModuleType, cfg: DistillConfig, data: Dataset, teacher_dir
     }
 
 
-def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, ctx, field: str) -> Encoded:
+def training_set(task: Task, tokenizer, data: Dataset, cfg: FromTeacher, ctx, field: str) -> Encoded:
     """The train split (its first `max_train_samples`), then the `unlabelled` sentences and the `augment`ed copies
     of the train sentences, which the student learns from the teacher's outputs alone (the task encodes them with
     labels its task loss skips). Repeated sentences, and those the train split already holds, are shown once."""
@@ -125,7 +125,7 @@ def training_set(task: ModuleType, tokenizer, data: Dataset, cfg: FromTeacher, c
     return Encoded(labelled.features + task.encode_unlabelled(tokenizer, texts, max_length).features)
 
 
-def teacher_loss(task: ModuleType, teacher, layers: list[int], cfg, heads=None, cache=None):
+def teacher_loss(task: Task, teacher, layers: list[int], cfg, heads=None, cache=None):
     """step_loss(student, batch) for fit: the teacher's outputs (computed once per sentence while they fit in
     `cfg.teacher_cache_gb`, edgebert.training.teacher_cache; pass `cache` to share one between fits) and the
     student's, through distill_loss. The returned function's `cache` is that cache."""

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from edgebert import peers as peer_models
 from edgebert.progress import Reporter
+
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Models:
         return self.tokenizers.get(name, self.teacher_dir / "tokenizer.json")
 
 
-def run_evaluate(task: ModuleType, models: Models, data, max_length: int, ctx, batch_size: int = 32) -> dict:
+def run_evaluate(task: Task, models: Models, data, max_length: int, ctx, batch_size: int = 32) -> dict:
     """`ctx` gives the model options and the reporter."""
     reporter: Reporter = ctx.reporter
     split = data.test
@@ -65,7 +68,7 @@ def run_evaluate(task: ModuleType, models: Models, data, max_length: int, ctx, b
     }
 
 
-def _pytorch_outputs(task: ModuleType, model_dir: Path, split, max_length: int, ctx) -> dict:
+def _pytorch_outputs(task: Task, model_dir: Path, split, max_length: int, ctx) -> dict:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -17,7 +17,7 @@ import io
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from edgebert.errors import ExportError
 from edgebert.graph.first_token import keep_first_token
 from edgebert.recipe import ExportConfig
 from edgebert.runtime import make_session
+
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
 
 FUSED_OPS = (
     "Attention",
@@ -42,7 +45,7 @@ FUSED_OPS = (
 
 
 def export_onnx(
-    model_dir: Path, out: Path, opset: int, task: ModuleType | str = "text-classification", trust_remote_code=False
+    model_dir: Path, out: Path, opset: int, task: Task | str = "text-classification", trust_remote_code=False
 ) -> Path:
     """Export with optimum-onnx into `out`; returns model.onnx. `task` is the task module (its OPTIMUM_TASK, and
     OPTIMUM_LIBRARY when the task exports through another library's layout: a sentence-transformers folder is
@@ -117,7 +120,7 @@ def fusions_at_load(model: Path, scratch: Path) -> dict[str, int]:
 Reference = list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
 
 
-def pytorch_reference(task: ModuleType, model_dir: Path, texts: list[str], max_length: int, options):
+def pytorch_reference(task: Task, model_dir: Path, texts: list[str], max_length: int, options):
     """(inputs, the task's PyTorch outputs by name) for one padded batch of `texts` and for batch 1, plus the
     model's config."""
     from transformers import AutoTokenizer
@@ -173,7 +176,7 @@ def _verify_rewritten(onnx_path: Path, reference: Reference, atol: float, first_
 MOBILE_ATOL = 0.02
 
 
-def export_mobile(task: ModuleType, model_dir: Path, plain: Path, out: Path, texts: list[str], seq: int) -> dict:
+def export_mobile(task: Task, model_dir: Path, plain: Path, out: Path, texts: list[str], seq: int) -> dict:
     """The mobile form of `plain` (fixed [1, seq], NNAPI/CoreML operators), verified against `plain` on `texts`."""
     from edgebert.graph.mobile_graph import mobile_form
 
@@ -203,7 +206,7 @@ class ExportJob:
     fuse_embeddings: bool = True  # False when quantize wants 4-bit embeddings
 
 
-def run_export(task: ModuleType, job: ExportJob, cfg: ExportConfig, out: Path, options) -> dict:
+def run_export(task: Task, job: ExportJob, cfg: ExportConfig, out: Path, options) -> dict:
     """model.onnx (plain) and model.fused.onnx, both verified; returns sizes, differences, fusion counts and how
     many nodes of each graph compute only the first token."""
     reference, config = pytorch_reference(task, job.model_dir, job.texts, job.max_length, options)

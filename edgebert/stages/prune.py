@@ -15,7 +15,7 @@ import copy
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +32,9 @@ from edgebert.tasks import get as get_task
 from edgebert.training.devices import from_main
 from edgebert.training.loop import Splits
 
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
+
 
 @dataclass(frozen=True)
 class PruneSource:
@@ -42,7 +45,7 @@ class PruneSource:
     layers: list[int]
 
 
-def run_prune(task: ModuleType, cfg: PruneConfig, data: Dataset, source: PruneSource, out: Path, ctx) -> dict:
+def run_prune(task: Task, cfg: PruneConfig, data: Dataset, source: PruneSource, out: Path, ctx) -> dict:
     """Prune `source.student` into `out`; `ctx` gives the recipe (quantize, export and data settings for a latency
     budget), model options and the reporter."""
     from transformers import AutoTokenizer

@@ -15,7 +15,7 @@ import functools
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from edgebert.runtime.session import fixed_shape, make_session
 from edgebert.runtime.tokenizer import TextEncoder
 from edgebert.stages.export import fusions_at_load
 
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
+
 PAIR_ROUNDS, PAIR_CALLS = 30, 10  # per candidate pair in `auto`: A B / B A rounds of 10 calls each
 REAL_ROUNDS, REAL_SENTENCES = 10, 64  # auto's real-sentence workload: rounds of 64 eval sentences at batch 1
 
@@ -42,7 +45,7 @@ class QuantizeInputs:
     sentences calibrate, the eval split scores), the model's tokenizer, the teacher's ONNX export (auto's bound),
     and how `auto` times candidates (the benchmark section, at `threads`)."""
 
-    task: ModuleType
+    task: Task
     data: Dataset
     tokenizer: Path
     teacher_onnx: Path

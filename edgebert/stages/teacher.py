@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from edgebert.data import Dataset
 from edgebert.errors import ModelError, RecipeError
 from edgebert.recipe import DataConfig, TeacherConfig
+
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
 
 
 def resolve_model(ref: str, resolve_path) -> str:
@@ -88,7 +91,7 @@ def _refuse_ignored_code(cfg: TeacherConfig, source: str) -> None:
         )
 
 
-def load_teacher(task: ModuleType, cfg: TeacherConfig, data: Dataset, resolve_path):
+def load_teacher(task: Task, cfg: TeacherConfig, data: Dataset, resolve_path):
     """Returns (model, tokenizer, head_is_new). Errors name the recipe field to fix."""
     from transformers import AutoTokenizer
 
@@ -116,7 +119,7 @@ def load_teacher(task: ModuleType, cfg: TeacherConfig, data: Dataset, resolve_pa
     return model, tokenizer, new_head
 
 
-def run_teacher(task: ModuleType, cfg: TeacherConfig, data_cfg: DataConfig, data: Dataset, out: Path, ctx) -> dict:
+def run_teacher(task: Task, cfg: TeacherConfig, data_cfg: DataConfig, data: Dataset, out: Path, ctx) -> dict:
     """Load (and fine-tune) the teacher, save it to `out`; returns the stage summary. `ctx` gives the recipe's
     path resolver (`ctx.path`) and the reporter (`ctx.reporter`)."""
     from edgebert.training.loop import Splits, fit

@@ -13,8 +13,7 @@ A task module defines the names in `Task` below; docs/architecture.md lists the 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
-from typing import Protocol
+from typing import Protocol, cast
 
 from edgebert.errors import RecipeError
 
@@ -23,6 +22,7 @@ TASKS = {
     "text-regression": "edgebert.tasks.text_regression",
     "token-classification": "edgebert.tasks.token_classification",
     "sentence-embedding": "edgebert.tasks.sentence_embedding",
+    "question-answering": "edgebert.tasks.question_answering",
 }
 
 
@@ -36,7 +36,10 @@ class Task(Protocol):
     DEV_METRIC: str  # the score that picks the best training epoch (stage summaries say dev_<this>)
     LABELLED: bool  # False: no task loss (embeddings); pruning importance reads the distance to the teacher
     OUTPUTS: tuple[str, ...]  # model outputs export verifies against PyTorch
+    PEERS: tuple[str, ...]  # the peers (edgebert.peers) it is compared with, the default first
+    TABLE_WORD: str  # what the README's results table calls it
 
+    def check_recipe(self, recipe) -> None: ...  # refuses (ValueError naming the fix) what the task cannot use
     def read_data(self, cfg, resolve): ...
     def head_config(self, dataset) -> dict: ...
     def load_model(self, folder, options, head=None, eager_attention=False, with_info=False): ...
@@ -65,8 +68,9 @@ def names() -> tuple[str, ...]:
     return tuple(TASKS)
 
 
-def get(name: str) -> ModuleType:
-    """The task module registered under `name`; an unknown name is a RecipeError naming the known ones."""
+def get(name: str) -> Task:
+    """The task module registered under `name` (a module is a `Task`: tests/test_tasks.py checks each); an unknown
+    name is a RecipeError naming the known ones."""
     if name not in TASKS:
         raise RecipeError(f"task {name!r} is not one edgebert knows; tasks: {', '.join(TASKS)}")
-    return importlib.import_module(TASKS[name])
+    return cast(Task, importlib.import_module(TASKS[name]))

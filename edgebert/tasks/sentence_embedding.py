@@ -37,6 +37,9 @@ METRICS = ("spearman",)
 LABELLED = False  # no labels: pruning scores by the distance to the teacher
 DEV_METRIC = "spearman"
 OUTPUTS = ("sentence_embedding",)
+PEERS = ("st-int8",)  # what users ship otherwise (edgebert.peers); the first is the default
+TABLE_WORD = "embeddings"  # the task in the README's results table
+TEST_REQUIRED = "a sentence-embedding run needs scored pairs to judge (sentence1, sentence2, score)"
 SOFT = -1  # every sentence's label: there is no label loss
 
 
@@ -300,6 +303,14 @@ def paired_difference(a: dict, b: dict, split: PairSplit, dataset: EmbeddingData
 
 def metrics(outputs: dict, split: PairSplit, dataset: EmbeddingDataset, seed: int = 0) -> dict:
     return {"spearman": spearman_with_ci(_similarities(outputs, split), np.asarray(split.scores), seed)}
+
+
+def check_recipe(recipe) -> None:
+    if recipe.teacher.finetune is not None:
+        raise ValueError(
+            "teacher.finetune: a sentence-embedding teacher is used as it is (there is no head to train); "
+            "remove teacher.finetune"
+        )
 
 
 def manifest_block(dataset: EmbeddingDataset | None, model_dir: Path | None = None) -> dict:

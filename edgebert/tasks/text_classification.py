@@ -34,12 +34,22 @@ METRICS = ("accuracy", "macro_f1")
 LABELLED = True  # labels train the task loss and score pruning
 DEV_METRIC = "accuracy"
 OUTPUTS = ("logits",)
+PEERS = ("optimum-int8", "optimum-o2-int8")  # what users ship otherwise (edgebert.peers); the first is the default
+TABLE_WORD = "classification"  # the task in the README's results table
 HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.")
 SOFT = -1  # the label of an unlabelled sentence: the teacher's output term reads it, the task loss does not
 
 
 def read_data(cfg, resolve) -> Dataset:
     return load_data(cfg, resolve)
+
+
+def check_recipe(recipe) -> None:
+    """Sentence pairs (data.text_pair) cannot use single-sentence sections (edgebert.recipe.checks)."""
+    from edgebert.recipe.checks import pair_sections
+
+    if recipe.data.text_pair is not None:
+        pair_sections(recipe)
 
 
 def head_config(dataset: Dataset) -> dict:

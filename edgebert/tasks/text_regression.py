@@ -51,11 +51,21 @@ METRICS = ("spearman", "pearson")
 LABELLED = True
 DEV_METRIC = "spearman"
 OUTPUTS = ("logits",)
+PEERS = ("optimum-int8", "optimum-o2-int8")  # what users ship otherwise (edgebert.peers); the first is the default
+TABLE_WORD = "regression"  # the task in the README's results table
 SOFT = math.nan  # the score of an unlabelled example: the teacher's output term reads it, the task loss does not
 
 
 def read_data(cfg, resolve) -> Dataset:
     return load_data(cfg, resolve, scores=True)
+
+
+def check_recipe(recipe) -> None:
+    from edgebert.recipe.checks import no_single_file, pair_sections
+
+    if recipe.data.text_pair is not None:
+        pair_sections(recipe)
+    no_single_file(recipe, "the single-file model returns labels, not a regressor's score")
 
 
 def head_config(dataset: Dataset) -> dict:

@@ -27,6 +27,8 @@ METRICS = ("entity_f1", "entity_precision", "entity_recall")
 LABELLED = True  # labels train the task loss and score pruning
 DEV_METRIC = "entity_f1"
 OUTPUTS = ("logits",)
+PEERS = ("optimum-int8", "optimum-o2-int8")  # what users ship otherwise (edgebert.peers); the first is the default
+TABLE_WORD = "NER"  # the task in the README's results table
 HEAD_PREFIXES = ("classifier.",)
 IGNORE = -100  # the label of positions no loss reads (special tokens, continuation sub-tokens)
 SOFT = -1  # a word without a gold tag (unlabelled text): the teacher's output term reads it, the task loss does not
@@ -34,6 +36,12 @@ SOFT = -1  # a word without a gold tag (unlabelled text): the teacher's output t
 
 def read_data(cfg, resolve) -> TagDataset:
     return load_tagged(cfg, resolve)
+
+
+def check_recipe(recipe) -> None:
+    from edgebert.recipe.checks import no_single_file
+
+    no_single_file(recipe, "an entity's character offsets need the tokenizer outside the graph")
 
 
 def head_config(dataset: TagDataset) -> dict:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import get_linear_schedule_with_warmup
@@ -31,6 +31,9 @@ from edgebert.progress import Reporter
 from edgebert.recipe import TrainConfig, TrainingConfig
 from edgebert.training import devices
 from edgebert.training.checkpoint import Resumable
+
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
 
 Batch = dict[str, torch.Tensor]
 
@@ -52,7 +55,7 @@ class Splits:
     train: Encoded
     dev: Encoded
     tokenizer: object
-    task: ModuleType
+    task: Task
 
     def dev_score(self, model) -> float:
         return self.task.dev_score(model, self.dev, self.tokenizer)

@@ -11,15 +11,18 @@ Student layer k is mapped to teacher layer `layers[k]` (0-based). It trains noth
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import torch
 
 from edgebert.recipe import DistillConfig, RecoverConfig
 
+if TYPE_CHECKING:
+    from edgebert.tasks import Task
+
 
 def distill_loss(
-    task: ModuleType,
+    task: Task,
     student_out,
     teacher_out,
     batch: dict,

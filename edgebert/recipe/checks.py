@@ -1,0 +1,27 @@
+"""Recipe checks that several tasks share; each task module's `check_recipe` calls the ones that apply to it
+(edgebert.tasks), and each refusal names the recipe field and the fix."""
+
+from __future__ import annotations
+
+
+def no_unlabelled(recipe, examples: str, instead: str) -> None:
+    """`unlabelled` text is single sentences: refused where an example is something else (`examples`)."""
+    for field in ("distill", "prune.recover"):
+        section = recipe.distill if field == "distill" else recipe.prune and recipe.prune.recover
+        if section is not None and section.unlabelled:
+            raise ValueError(
+                f"{field}.unlabelled holds single sentences but {examples}: remove {field}.unlabelled ({instead})"
+            )
+
+
+def no_single_file(recipe, why: str) -> None:
+    """The single-file export (tokenizer inside the graph) takes one string per call and returns the head's
+    output; refused with `why` for tasks that need more."""
+    if recipe.export.single_file:
+        raise ValueError(f"export.single_file: {why}; set it to false")
+
+
+def pair_sections(recipe) -> None:
+    """What a recipe whose examples are sentence pairs (data.text_pair) cannot use."""
+    no_unlabelled(recipe, "data.text_pair makes every example a pair", "augment rewrites the train pairs instead")
+    no_single_file(recipe, "the single-file model takes one string per call, not a sentence pair")
