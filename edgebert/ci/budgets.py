@@ -10,7 +10,7 @@
       accuracy_vs_baseline: -0.3 points
       entity_f1: 85%                 # token-classification dists (--data a CoNLL or JSONL file)
       entity_f1_vs_baseline: -0.5 points
-      f1: 85%                        # a two-label classifier's positive label (pairs: paraphrase), as recorded
+      f1: 85%                        # as recorded: a two-label classifier's positive label, or SQuAD F1 (QA)
       spearman: 0.85                 # text-regression dists (cross-encoders), as recorded; also pearson
       spearman_vs_baseline: -0.5 points
       latency_vs_baseline: +5%       # candidate / baseline p50 ratio at most 1.05
@@ -77,7 +77,7 @@ class Budgets(_Strict):
     accuracy_vs_reference: float | None = None
     entity_f1: float | None = None  # token-classification dists
     entity_f1_vs_baseline: float | None = None
-    f1: float | None = None  # two-label classifiers: the positive label's F1, as the manifest records it
+    f1: float | None = None  # as the manifest records it: a two-label classifier's positive label, or SQuAD F1
     f1_vs_baseline: float | None = None
     spearman: float | None = None  # text-regression dists, as the manifest records it
     spearman_vs_baseline: float | None = None

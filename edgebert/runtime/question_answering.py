@@ -25,6 +25,7 @@ from tokenizers import Encoding, Tokenizer
 
 from edgebert.runtime.errors import DistError
 from edgebert.runtime.session import make_session
+from edgebert.runtime.tokenizer import read_tokenizer
 
 TASK = "question-answering"
 
@@ -56,13 +57,7 @@ class WindowEncoder:
 
     @classmethod
     def from_file(cls, path: Path, max_length: int, doc_stride: int, input_names: list[str]) -> WindowEncoder:
-        if not Path(path).is_file():
-            raise DistError(f"tokenizer file {path} is missing")
-        try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as e:  # noqa: BLE001 - tokenizers raises a bare Exception for unreadable files
-            raise DistError(f"tokenizer file {path} cannot be read ({str(e).splitlines()[0]})") from None
-        return cls(tokenizer, max_length, doc_stride, input_names)
+        return cls(read_tokenizer(path), max_length, doc_stride, input_names)
 
     def windows(self, questions: list[str], contexts: list[str]) -> list[tuple[int, Encoding]]:
         """(question index, window) for every window of every pair, in order. A question so long that it leaves

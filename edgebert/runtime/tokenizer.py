@@ -37,13 +37,7 @@ class TextEncoder:
     def from_file(
         cls, path: Path, max_length: int, input_names: list[str], fixed_seq: int | None = None
     ) -> TextEncoder:
-        if not Path(path).is_file():
-            raise DistError(f"tokenizer file {path} is missing")
-        try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as e:  # noqa: BLE001 - tokenizers raises a bare Exception for unreadable files
-            raise DistError(f"tokenizer file {path} cannot be read ({str(e).splitlines()[0]})") from None
-        return cls(tokenizer, max_length, input_names, fixed_seq)
+        return cls(read_tokenizer(path), max_length, input_names, fixed_seq)
 
     def truncate_at(self, length: int) -> None:
         self.tokenizer.enable_truncation(length)
@@ -66,6 +60,16 @@ class TextEncoder:
 
     def feeds(self, texts: list) -> dict[str, np.ndarray]:
         return self.encode(texts)[0]
+
+
+def read_tokenizer(path: Path) -> Tokenizer:
+    """tokenizer.json, or a DistError naming the file."""
+    if not Path(path).is_file():
+        raise DistError(f"tokenizer file {path} is missing")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as e:  # noqa: BLE001 - tokenizers raises a bare Exception for unreadable files
+        raise DistError(f"tokenizer file {path} cannot be read ({str(e).splitlines()[0]})") from None
 
 
 def _example(text) -> str | tuple[str, str]:
