@@ -25,7 +25,6 @@ from edgebert.pruning.budget import BudgetSearch, flops_fraction, latency_fracti
 from edgebert.pruning.importance import Importance, score
 from edgebert.pruning.selection import select, targets
 from edgebert.pruning.surgery import apply_plan, encoder_flops, encoder_layers, ffn_width, kept_heads, shape_summary
-from edgebert.quantization.calibration import calibration_feeds
 from edgebert.recipe import PruneConfig, QuantScheme, RecoverConfig
 from edgebert.runs import write_json
 from edgebert.tasks import get as get_task
@@ -103,7 +102,7 @@ def run_prune(task: Task, cfg: PruneConfig, data: Dataset, source: PruneSource, 
         if cfg.budget.gflops is not None:
             search = flops_fraction(gflops_at, cfg.budget.gflops, cfg.budget.max_fraction)
         else:
-            probe = _LatencyProbe(model, tokenizer, first, cfg, ctx.recipe, out / "_latency", data.train.examples)
+            probe = _LatencyProbe(model, tokenizer, first, cfg, ctx, out / "_latency", data)
             search = latency_fraction(probe.time, gflops_at, cfg.budget.p50_ms, cfg.budget.max_fraction)
             shutil.rmtree(out / "_latency")
         heads_f = ffn_f = from_main([search.fraction])[0]  # timed in each process: the main one's decides
@@ -194,65 +193,58 @@ def _recover(task, model, teacher, splits, layers, cfg: PruneConfig, ctx, step, 
 
 
 class _LatencyProbe:
-    """Builds pruned variants in their shipped form (ONNX, quantized as the recipe says) and times them."""
+    """Builds pruned variants in their shipped form with the export and quantize stages' own functions (ONNX,
+    fused and cut to the first token as the recipe says, quantized as it says) and times them."""
 
-    def __init__(self, model, tokenizer, importance: Importance, cfg: PruneConfig, recipe, work: Path, texts):
+    def __init__(self, model, tokenizer, importance: Importance, cfg: PruneConfig, ctx, work: Path, data: Dataset):
         from edgebert.timing.bench import fixed_input
 
         self.model, self.tokenizer, self.importance, self.cfg = model, tokenizer, importance, cfg
-        quantize = recipe.quantize
-        self.quantize, self.export, self.work = quantize, recipe.export, work
-        self.task = get_task(recipe.task)
-        self.trust_remote_code = recipe.teacher.trust_remote_code
+        self.recipe, self.options, self.data, self.work = ctx.recipe, ctx.model_options, data, work
+        self.task = get_task(self.recipe.task)
         self.runners: dict[float, object] = {}
-        heads0, self.width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
-        self.heads0 = heads0
-        budget = cfg.budget
+        self.heads0, self.width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
 
-        def encode_np(batch: list[str]) -> dict[str, np.ndarray]:
+        def encode_np(batch: list) -> dict[str, np.ndarray]:  # texts, or (text, text_pair) tuples
             enc = tokenizer(batch, return_tensors="np")
             return {k: v.astype(np.int64) for k, v in enc.items()}
 
-        self.feeds = fixed_input(encode_np, texts[:200], budget.batch, budget.seq)
+        budget = cfg.budget
+        self.feeds = fixed_input(encode_np, data.train.examples[:200], budget.batch, budget.seq)
         # auto's winner is not known before pruning; its variants are timed as dynamic INT8, auto's usual floor
+        quantize = self.recipe.quantize
         self.scheme = quantize.scheme() if quantize.mode != "auto" else QuantScheme()
-        self.calibration = None
-        if self.scheme.mode == "static":
-
-            def encode_padded(batch: list[str]) -> dict[str, np.ndarray]:
-                enc = tokenizer(
-                    batch, padding="max_length", truncation=True, max_length=budget.seq, return_tensors="np"
-                )
-                return {k: v.astype(np.int64) for k, v in enc.items()}
-
-            self.calibration = calibration_feeds(encode_padded, texts, quantize.calibration)
 
     def _build(self, f: float):
-        from edgebert.graph.first_token import keep_first_token
-        from edgebert.quantization.schemes import build
         from edgebert.runtime import make_session
-        from edgebert.stages.export import export_onnx, fuse
+        from edgebert.stages.export import ExportJob, run_export
+        from edgebert.stages.quantize import QuantizeInputs, run_quantize
         from edgebert.timing.bench import onnx_runner
 
         variant = copy.deepcopy(self.model)
         drop, keep = targets(self.heads0, self.width0, f, f)
         apply_plan(variant, select(self.importance, kept_heads(variant), drop, keep, self.cfg.uniform_heads))
-        folder = self.work / f"f{f:.2f}"
+        folder, onnx_dir, shipped = (self.work / f"f{f:.2f}" / part for part in ("model", "onnx", "shipped"))
         variant.config._attn_implementation = None
         variant.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
-        onnx_dir = folder / "onnx"
         onnx_dir.mkdir()
-        plain = export_onnx(folder, onnx_dir, self.export.opset, self.task, self.trust_remote_code)
-        source = plain
-        if self.quantize.source == "fused":
-            source = onnx_dir / "model.fused.onnx"
-            fuse(plain, source, 0, 0)
-        if self.export.first_token_only:  # time the graph the export stage will ship
-            keep_first_token(source, source)
-        target = onnx_dir / "shipped.onnx"
-        build(self.scheme, source, target, self.calibration, self.quantize.calibration)
-        return onnx_runner(make_session(target, threads=self.cfg.budget.threads))
+        shipped.mkdir()
+        seq, threads, quantize = self.cfg.budget.seq, self.cfg.budget.threads, self.recipe.quantize
+        job = ExportJob(folder, self.data.eval.examples[:4], seq, fuse_embeddings=not quantize.int4_embeddings)
+        run_export(self.task, job, self.recipe.export, onnx_dir, self.options)
+        inputs = QuantizeInputs(
+            task=self.task,
+            data=self.data,
+            tokenizer=folder / "tokenizer.json",
+            teacher_onnx=onnx_dir / "model.onnx",
+            max_length=seq,
+            max_drop=0.0,
+            timing=self.recipe.benchmark,
+            threads=threads,
+        )
+        run_quantize(onnx_dir, shipped, quantize, inputs, self.scheme)
+        return onnx_runner(make_session(shipped / "model.onnx", threads=threads))
 
     def time(self, fractions: list[float]) -> dict[float, float]:
         from edgebert.timing.bench import time_interleaved
