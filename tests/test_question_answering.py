@@ -297,3 +297,12 @@ def test_a_question_that_leaves_little_room_is_read_with_a_smaller_stride_and_on
     assert len(long) > len(short) > 1 and all(len(w.ids) <= 48 for _, w in long)
     with pytest.raises(DistError, match="question 1 fills the model's 48-token input"):
         encoder.windows([" ".join(["film"] * 46)], [context])
+
+
+def test_a_raw_encoder_without_finetune_is_one_line_naming_the_field(qa_data, tiny_bert, tmp_path):
+    raw = yaml.safe_load(_recipe(tmp_path, qa_data).read_text())
+    raw["teacher"] = {"model": str(tiny_bert)}  # a sequence classifier: no question-answering head
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["compress", str(tmp_path / "recipe.yaml"), "--runs-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert "has no trained question-answering head: add `teacher.finetune" in result.output, result.output

@@ -27,7 +27,6 @@ from edgebert.pruning.selection import select, targets
 from edgebert.pruning.surgery import apply_plan, encoder_flops, encoder_layers, ffn_width, kept_heads, shape_summary
 from edgebert.recipe import PruneConfig, QuantScheme, RecoverConfig
 from edgebert.runs import write_json
-from edgebert.tasks import get as get_task
 from edgebert.training.devices import from_main
 from edgebert.training.loop import Splits
 
@@ -102,7 +101,7 @@ def run_prune(task: Task, cfg: PruneConfig, data: Dataset, source: PruneSource, 
         if cfg.budget.gflops is not None:
             search = flops_fraction(gflops_at, cfg.budget.gflops, cfg.budget.max_fraction)
         else:
-            probe = _LatencyProbe(model, tokenizer, first, cfg, ctx, out / "_latency", data)
+            probe = _LatencyProbe(task, model, tokenizer, first, cfg, ctx, out / "_latency", data)
             search = latency_fraction(probe.time, gflops_at, cfg.budget.p50_ms, cfg.budget.max_fraction)
             shutil.rmtree(out / "_latency")
         heads_f = ffn_f = from_main([search.fraction])[0]  # timed in each process: the main one's decides
@@ -196,12 +195,13 @@ class _LatencyProbe:
     """Builds pruned variants in their shipped form with the export and quantize stages' own functions (ONNX,
     fused and cut to the first token as the recipe says, quantized as it says) and times them."""
 
-    def __init__(self, model, tokenizer, importance: Importance, cfg: PruneConfig, ctx, work: Path, data: Dataset):
+    def __init__(
+        self, task: Task, model, tokenizer, importance: Importance, cfg: PruneConfig, ctx, work: Path, data: Dataset
+    ):
         from edgebert.timing.bench import fixed_input
 
-        self.model, self.tokenizer, self.importance, self.cfg = model, tokenizer, importance, cfg
+        self.task, self.model, self.tokenizer, self.importance, self.cfg = task, model, tokenizer, importance, cfg
         self.recipe, self.options, self.data, self.work = ctx.recipe, ctx.model_options, data, work
-        self.task = get_task(self.recipe.task)
         self.runners: dict[float, object] = {}
         self.heads0, self.width0 = sum(len(h) for h in kept_heads(model)), ffn_width(model)[0]
 

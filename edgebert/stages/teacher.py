@@ -126,8 +126,10 @@ def run_teacher(task: Task, cfg: TeacherConfig, data_cfg: DataConfig, data: Data
 
     model, tokenizer, new_head = load_teacher(task, cfg, data, ctx.path)
     if new_head and cfg.finetune is None:
+        labels = getattr(data, "labels", ())  # regression and question answering have no label set
+        what = f" for labels {list(labels)}" if labels else ""
         raise RecipeError(
-            f"teacher.model {cfg.model!r} has no trained {task.NAME} head for labels {list(data.labels)}: "
+            f"teacher.model {cfg.model!r} has no trained {task.NAME} head{what}: "
             "add `teacher.finetune: {epochs: 1}` to the recipe so edgebert trains one"
         )
     dev = task.encode(tokenizer, data.eval, data, data_cfg.max_length)
