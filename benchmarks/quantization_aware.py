@@ -73,7 +73,7 @@ def run(args, out: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(ctx.dir("prune"))
     dev = task.encode(tokenizer, data.eval, data, recipe.data.max_length)
     train = training_set(task, tokenizer, data, cfg, ctx, "prune.recover")
-    layers = ctx.summary("distill")["layers"]
+    layers = ctx.records.distill.layers
     started = time.perf_counter()
     with simulated(student, per_channel=per_channel, fused=True, reduce_range=reduce_range):
         before = task.dev_score(student, dev, tokenizer)

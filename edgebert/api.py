@@ -75,17 +75,18 @@ def compress(
         return Result(resolved, run_dir, stopped_after=until, helper=True)
     if until and until != "report":
         return Result(resolved, outcome.run_dir, warnings=outcome.warnings, stopped_after=until)
+    from edgebert.pipeline.records import Records
     from edgebert.runs import Run
 
-    evaluation = Run(outcome.run_dir).summary("evaluate")
+    evaluation = Records(Run(outcome.run_dir)).evaluate
     return Result(
         resolved,
         outcome.run_dir,
         outcome.dist,
         outcome.report,
         outcome.verdicts,
-        evaluation.get("models", {}),
-        evaluation.get("shipped"),
+        evaluation.models,
+        evaluation.shipped,
         outcome.warnings,
     )
 

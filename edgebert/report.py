@@ -21,20 +21,20 @@ def build_report(ctx) -> dict:
     from edgebert.stages.package import build_manifest
     from edgebert.timing import machine
 
-    r, run = ctx.recipe, ctx.run
-    timings, evaluation = ctx.summary("benchmark"), ctx.summary("evaluate")
-    teacher_params = ctx.summary("teacher").get("parameters")
+    r, run, records = ctx.recipe, ctx.run, ctx.records
+    timings, evaluation = records.benchmark, records.evaluate
+    teacher_params = records.teacher.parameters
     params = {"teacher-pytorch": teacher_params, "teacher": teacher_params}
     if r.distill:
-        params["student"] = ctx.summary("distill").get("parameters")
+        params["student"] = records.distill.parameters
     if r.prune:
         params[f"unpruned{ctx.suffix}"] = params.get("student", params["teacher"])
-        params["student"] = ctx.summary("prune")["after"]["parameters"]
-    vocab = ctx.summary("export").get(ctx.student, {}).get("vocab")
+        params["student"] = records.prune.parameters
+    vocab = records.export.model(ctx.student).vocab
     if vocab:  # the trimmed vocabulary's embedding matrix
         params[ctx.student] = vocab["parameters"]
     params[ctx.shipped] = params.get(ctx.student)
-    measured = evaluation["models"].get(ctx.shipped, {})
+    measured = evaluation.models.get(ctx.shipped, {})
     # a column only some data fills (the positive label's F1 of a two-label classifier) is left out without it
     metrics = [list(c) for c in ctx.task.report_columns() if c[0] in measured]
     return {
@@ -42,18 +42,18 @@ def build_report(ctx) -> dict:
         "task": ctx.task.NAME,
         "metrics": metrics,
         "dev_metric": ctx.task.DEV_METRIC,
-        "machine": machine.summary(timings.get("host") or machine.describe()),
+        "machine": machine.summary(timings.host or machine.describe()),
         "threads": ctx.threads,
-        "models": model_rows(evaluation, timings, params, ctx.threads, [m for m, _ in metrics]),
-        "evaluation": evaluation,
-        "benchmark": timings,
+        "models": model_rows(evaluation.raw, timings.raw, params, ctx.threads, [m for m, _ in metrics]),
+        "evaluation": evaluation.raw,
+        "benchmark": timings.raw,
         "stages": {
             s: run.summary(s) | {"note": _note(s, run.summary(s), ctx.dev_metric)}
             for s in NAMES[:-1]
             if (run.dir(s) / "stage.json").is_file()
         },
-        "pruning": ctx.summary("prune") if r.prune else None,
-        "quantization": ctx.summary("quantize"),
+        "pruning": records.prune.raw if r.prune else None,
+        "quantization": records.quantize.raw,
         "gates": [v.as_dict() for v in ctx.verdicts],
         "warnings": list(ctx.reporter.warnings),
         "manifest": build_manifest(ctx),

@@ -68,3 +68,30 @@ def test_a_library_error_on_an_almost_full_disk_is_reported_as_a_full_disk(tmp_p
         with run.stage("export", "k") as (out, _):
             raise StageError("export failed: INVALID_PROTOBUF")
     assert not list((tmp_path / "r").iterdir())
+
+
+def test_records_read_what_stages_wrote_typed(tmp_path):
+    from edgebert.pipeline.records import Records
+
+    run = Run(tmp_path)
+    written = {
+        "distill": {"layers": [1, 3, 5], "parameters": 17},
+        "prune": {"after": {"parameters": 9}, "steps": [{"training": {"device": "cpu"}}]},
+        "export": {"student": {"vocab": {"parameters": 5}, "fused": {"fusions_offline": {"Attention": 3}}}},
+        "quantize": {"mode": "dynamic", "mobile": {"verdict": "NO"}, "unpruned": {}, "bytes": 4},
+        "evaluate": {"split": "dev.tsv", "n": 2, "models": {"teacher": {"accuracy": 1.0}}, "shipped": "student-int8"},
+    }
+    for stage, summary in written.items():
+        with run.stage(stage, "k") as (_, record):
+            record.update(summary)
+    records = Records(run)
+    assert records.distill.layers == [1, 3, 5] and records.distill.parameters == 17
+    assert records.prune.parameters == 9 and records.prune.training == {"device": "cpu"}
+    student = records.export.model("student")
+    assert student.vocab == {"parameters": 5} and student.fusions_offline == {"Attention": 3}
+    assert records.export.model("teacher").vocab is None  # a model the export did not record reads empty
+    assert records.quantize.mode == "dynamic" and records.quantize.mobile_model is None
+    assert set(records.quantize.shipped_scheme) == {"mode", "bytes", "seconds"}  # less the mobile and unpruned
+    assert records.evaluate.shipped == "student-int8" and records.evaluate.peers == {}  # written before peers
+    with pytest.raises(FileNotFoundError):  # a stage that has not finished is not read as empty
+        _ = records.benchmark

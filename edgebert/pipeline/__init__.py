@@ -144,13 +144,13 @@ def _run_stage(ctx: Context, stage: Stage, forced: bool) -> None:
     ctx.checkpoints = ctx.run.checkpoints(stage.name, key)
     if not forced and ctx.run.done(stage.name, key):
         ctx.reporter.info(
-            f"[dim]✓ {stage.name:<9} kept from the last run: {stage.describe(ctx, ctx.summary(stage.name))}[/]"
+            f"[dim]✓ {stage.name:<9} kept from the last run: {stage.describe(ctx, ctx.run.summary(stage.name))}[/]"
         )
         return
     ctx.reporter.info(f"▶ {stage.name}")
     with ctx.run.stage(stage.name, key) as (out, summary):
         summary.update(stage.run(ctx, out))
-    summary = ctx.summary(stage.name)
+    summary = ctx.run.summary(stage.name)
     ctx.reporter.info(f"✓ {stage.name:<9} {stage.describe(ctx, summary)} ({_duration(summary['seconds'])})")
 
 
@@ -181,17 +181,15 @@ def _train_alongside(ctx: Context, forced: set[str], names: tuple[str, ...]) -> 
 
 def judge(ctx: Context) -> list[Verdict]:
     """The recipe's gates on the recorded evaluation and benchmark of the shipped model."""
-    r, quant = ctx.recipe, ctx.summary("quantize")
-    evaluation, timings = ctx.summary("evaluate"), ctx.summary("benchmark")
-    usable = (
-        ("model.mobile.onnx", quant["mobile_model"]["usability"]) if ctx.mobile else ("model.onnx", quant["mobile"])
-    )
+    r, quant = ctx.recipe, ctx.records.quantize
+    evaluation, timings = ctx.records.evaluate, ctx.records.benchmark
+    usable = ("model.mobile.onnx", quant.mobile_model["usability"]) if ctx.mobile else ("model.onnx", quant.mobile)
     quality = r.gates.quality_gate(ctx.task.PRIMARY_METRIC)
     verdicts = check_gates(
-        r.gates, evaluation, timings, timings["file_mb"][ctx.shipped], usable, ctx.task.PRIMARY_METRIC
+        r.gates, evaluation.raw, timings.raw, timings.file_mb[ctx.shipped], usable, ctx.task.PRIMARY_METRIC
     )
     if quality is not None and quality.max_drop is not None:
-        warning = quality_resolution_warning(evaluation, quality)
+        warning = quality_resolution_warning(evaluation.raw, quality)
         if warning:
             ctx.reporter.warn(warning)
     return verdicts

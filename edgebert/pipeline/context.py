@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from edgebert.data import Dataset
 from edgebert.gates import Verdict
 from edgebert.peers import Peer
+from edgebert.pipeline.records import Records
 from edgebert.progress import Reporter
 from edgebert.recipe import Recipe, TeacherConfig
 from edgebert.runs import Run
@@ -42,8 +43,10 @@ class Context:
     def dir(self, stage: str) -> Path:
         return self.run.dir(stage)
 
-    def summary(self, stage: str) -> dict:
-        return self.run.summary(stage)
+    @property
+    def records(self) -> Records:
+        """What the finished stages recorded, typed (edgebert.pipeline.records)."""
+        return Records(self.run)
 
     def path(self, value: str) -> Path:
         return self.recipe.path(value)
@@ -96,7 +99,7 @@ class Context:
     @property
     def mode(self) -> str:
         """The quantization the quantize stage applied (auto's winner's mode); read after that stage."""
-        return self.summary("quantize")["mode"]
+        return self.records.quantize.mode
 
     @property
     def suffix(self) -> str:
@@ -130,7 +133,7 @@ class Context:
     def peers(self) -> dict[str, Peer]:
         """The peers the evaluate stage built (benchmark.peers), by name; read after that stage."""
         root = self.dir("evaluate")
-        return {name: Peer.from_dict(d, root) for name, d in self.summary("evaluate").get("peers", {}).items()}
+        return {name: Peer.from_dict(d, root) for name, d in self.records.evaluate.peers.items()}
 
     def own_tokenizers(self) -> dict[str, Path]:
         """With a trimmed vocabulary the student's models read their own tokenizer; every other model the teacher's."""

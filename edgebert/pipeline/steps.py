@@ -28,7 +28,7 @@ def prune(ctx: Context, out: Path) -> dict:
 
     r = ctx.recipe
     if r.distill:
-        layers = ctx.summary("distill")["layers"]
+        layers = ctx.records.distill.layers
     else:  # the teacher itself is pruned: its layer k is teacher layer k
         layers = list(range(json.loads((ctx.teacher_dir / "config.json").read_text())["num_hidden_layers"]))
     return run_prune(ctx.task, r.prune, ctx.data, PruneSource(ctx.teacher_dir, ctx.unpruned_dir, layers), out, ctx)

@@ -113,10 +113,11 @@ def build_manifest(ctx) -> dict:
     from edgebert.runtime import make_session
 
     recipe, task, shipped = ctx.recipe, ctx.task, ctx.shipped
-    evaluation, timings = ctx.summary("evaluate"), ctx.summary("benchmark")
-    export, quant = ctx.summary("export"), ctx.summary("quantize")
+    records = ctx.records
+    evaluation, timings, quant = records.evaluate, records.benchmark, records.quantize
+    exported = records.export.model(ctx.student)
     session = make_session(ctx.onnx_models()[shipped], threads=1)
-    part, training = ctx.student, _training(ctx)
+    training = _training(ctx)
     return {
         "name": recipe.name,
         "task": {
@@ -128,33 +129,33 @@ def build_manifest(ctx) -> dict:
             "outputs": [o.name for o in session.get_outputs()],
         },
         "opset": recipe.export.opset,
-        "quantization": {k: v for k, v in quant.items() if k not in ("mobile", "unpruned")},
-        **({"vocab": export[part]["vocab"]} if "vocab" in export[part] else {}),
-        "mobile": quant["mobile"],
-        **({"mobile_model": _mobile_manifest(quant["mobile_model"], evaluation, ctx.mobile)} if ctx.mobile else {}),
+        "quantization": quant.shipped_scheme,
+        **({"vocab": exported.vocab} if exported.vocab else {}),
+        "mobile": quant.mobile,
+        **({"mobile_model": _mobile_manifest(quant.mobile_model, evaluation.models, ctx.mobile)} if ctx.mobile else {}),
         "fusions": {
-            "offline": export[part]["fused"]["fusions_offline"],
-            "at_load_cpu_fp32": export[part]["plain"]["fusions_at_load"],
-            "at_load_cpu_shipped": quant["fusions_at_load"],
+            "offline": exported.fusions_offline,
+            "at_load_cpu_fp32": exported.fusions_at_load,
+            "at_load_cpu_shipped": quant.fusions_at_load,
         },
         # nodes of the last layer that compute [CLS] alone, per export graph (edgebert.graph.first_token)
-        "first_token_only": export[part].get("first_token_only", {}),
+        "first_token_only": exported.first_token_only,
         "metrics": {
-            "split": evaluation["split"],
-            "n": evaluation["n"],
+            "split": evaluation.split,
+            "n": evaluation.n,
             "primary": task.PRIMARY_METRIC,
-            "shipped": _recorded(evaluation["models"][shipped], task),
-            "teacher": _recorded(evaluation["models"]["teacher"], task),
+            "shipped": _recorded(evaluation.models[shipped], task),
+            "teacher": _recorded(evaluation.models["teacher"], task),
         },
         "latency": {
             "threads": ctx.threads,
-            "batch": timings["batch"],
-            "seq": timings["seq"],
-            **timings["fixed"][str(ctx.threads)][shipped],
-            **_host(timings.get("host") or environment.describe(torch=False)),
+            "batch": timings.batch,
+            "seq": timings.seq,
+            **timings.fixed[str(ctx.threads)][shipped],
+            **_host(timings.host or environment.describe(torch=False)),
         },
         **({"training": training} if training else {}),
-        **({"vs_peers": versus} if (versus := peers.compare(evaluation, timings, ctx.threads)) else {}),
+        **({"vs_peers": versus} if (versus := peers.compare(evaluation.raw, timings.raw, ctx.threads)) else {}),
         "recipe_sha256": recipe_sha256(recipe),
         "recipe": recipe.model_dump(mode="json", exclude={"base_dir"}),
     }
@@ -168,14 +169,10 @@ def _host(host: dict) -> dict:
 
 
 def _training(ctx) -> dict:
-    """Where each training stage ran (device, precision, processes, effective batch), from its summary."""
+    """Where each training stage ran (device, precision, processes, effective batch), from its record."""
     found = {}
     for stage in ("teacher", "distill", "prune"):
-        stamp = ctx.dir(stage) / "stage.json"
-        summary = read_json(stamp).get("summary", {}) if stamp.is_file() else {}
-        where = summary.get("training") or next(
-            (s["training"] for s in reversed(summary.get("steps", [])) if "training" in s), None
-        )
+        where = getattr(ctx.records, stage).training if ctx.run.finished(stage) else None
         if where:
             found[stage] = where
     return found
@@ -188,13 +185,13 @@ def _recorded(scores: dict, task) -> dict:
     return {m: scores[m] for m in names if m in scores}
 
 
-def _mobile_manifest(built: dict, evaluation: dict, name: str) -> dict:
+def _mobile_manifest(built: dict, scores: dict[str, dict], name: str) -> dict:
     """The fixed-shape, NNAPI/CoreML-ready INT8 model in dist/: its input shape, metrics and usability."""
     return {
         "file": "model.mobile.onnx",
         "ort_file": "model.mobile.ort",
         "input_shape": [built["batch"], built["seq"]],
-        "metrics": evaluation["models"][name],
+        "metrics": scores[name],
         "quantization": {k: v for k, v in built.items() if k not in ("usability", "batch", "seq", "ort")},
         "ort_format": built["ort"],
         "usability": built["usability"],
