@@ -5,6 +5,10 @@ a bootstrap interval (edgebert.timing.bench).
 
     .venv/bin/python benchmarks/web_bench.py runs/sst2-minilm/dist                 # teacher: the run's export
     .venv/bin/python benchmarks/web_bench.py DIST --teacher teacher.onnx --threads 1 --iterations 400 --json out.json
+    .venv/bin/python benchmarks/web_bench.py DIST --also fp32=runs/x/export/student-vocab/model.onnx --seq 64
+
+`--also NAME=FILE` (repeatable) times more ONNX files in the same pages, each paired with the dist's model: how
+the web form is chosen (other quantizations of the same student, its FP32 graphs, a peer's file).
 
 Each thread count is its own page load (onnxruntime-web fixes its thread count when its first session starts);
 the page is served on 127.0.0.1 with cross-origin isolation, so 2 threads are 2 threads. Both models read the same
@@ -88,6 +92,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--settle-ms", type=int, default=300, help="pause at each switch between models")
     parser.add_argument("--timeout", type=int, default=600, help="seconds one page may take")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=FILE", help="another ONNX file to time")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -112,6 +117,12 @@ def main() -> None:
         download += sum((ROOT / "edgebert" / "web" / name).stat().st_size for name in ("index.html", "edgebert.js"))
         (folder / "teacher.onnx").write_bytes(teacher.read_bytes())
         models = {"dist": "dist.onnx", "teacher": "teacher.onnx"}
+        for also in args.also:
+            name, _, file = also.partition("=")
+            if not Path(file).is_file() or name in models:
+                sys.exit(f"--also {also}: give NAME=FILE with a new name and an existing ONNX file")
+            (folder / f"{name}.onnx").write_bytes(Path(file).read_bytes())
+            models[name] = f"{name}.onnx"
         feeds = bench_input(args.dist, args.seq)
         (folder / "bench-input.json").write_text(json.dumps({"models": models, "feeds": feeds}))
         (folder / "bench.html").write_text(PAGE.read_text())
@@ -123,19 +134,21 @@ def main() -> None:
                 {
                     "threads": page["threads"],
                     "isolated": page["isolated"],
-                    "dist_p50": percentile_with_interval(rounds["dist"], 50, 0.95),
-                    "teacher_p50": percentile_with_interval(rounds["teacher"], 50, 0.95),
-                    "teacher_over_dist": ratio_with_interval(rounds["teacher"], rounds["dist"], 0.95),
+                    **{f"{name}_p50": percentile_with_interval(rounds[name], 50, 0.95) for name in models},
+                    **{
+                        f"{name}_over_dist": ratio_with_interval(rounds[name], rounds["dist"], 0.95)
+                        for name in models
+                        if name != "dist"
+                    },
                 }
             )
     print(f"web folder download: {download / 1e6:.2f} MB (model {web['bytes'] / 1e6:.2f} MB); seq {args.seq}, batch 1")
-    print("threads\tdist p50 ms\tteacher p50 ms\tteacher/dist (95% CI)")
+    print("threads\tmodel\tp50 ms\tits time / dist's (95% CI)")
     for r in rows:
-        ratio = r["teacher_over_dist"]
-        print(
-            f"{r['threads']}\t{r['dist_p50']['ms']:.2f}\t{r['teacher_p50']['ms']:.2f}\t"
-            f"{ratio['ratio']:.2f}x ({ratio['low']:.2f}-{ratio['high']:.2f})"
-        )
+        for name in models:
+            ratio = r.get(f"{name}_over_dist")
+            paired = f"{ratio['ratio']:.2f}x ({ratio['low']:.2f}-{ratio['high']:.2f})" if ratio else "-"
+            print(f"{r['threads']}\t{name}\t{r[f'{name}_p50']['ms']:.2f}\t{paired}")
     if args.json:
         args.json.write_text(json.dumps({"download_bytes": download, "seq": args.seq, "rows": rows}, indent=2))
 

@@ -2,8 +2,10 @@
 
 onnxruntime-web's WASM build is ONNX Runtime's CPU provider compiled to WebAssembly (SIMD; threads in a
 cross-origin isolated page): the same kernels, contrib ops included, and the same graph optimisations at load.
-So the web form is the dist's model, byte for byte, unless it uses an operator listed in `NOT_IN_WASM`, which is
-refused with what to do instead (a rewrite, once one is written, is recorded under `changes`). The list is empty:
+So the web form is the dist's model, byte for byte: measured in headless Chromium on the TREC dist, no other form
+of the student (INT8 table, fused SkipLayerNormalization, plain graph, static QDQ, FP32) ran faster
+(benchmarks/web_forms.py; docs/decisions.md). A model using an operator listed in `NOT_IN_WASM` is refused with
+what to do instead (a rewrite, once one is written, is recorded under `changes`). The list is empty:
 with onnxruntime-web 1.31.1 every operator edgebert ships ran in Chromium: the browser tests' INT8 models (with
 the 4-bit GatherBlockQuantized table), and the MRPC dist (the mixed table's BitShift/Mod/Round, QAttention,
 QEmbedLayerNormalization) under benchmarks/web_bench.py. It does not check outputs (the browser tests do) and does
