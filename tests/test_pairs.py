@@ -275,7 +275,12 @@ def test_predict_reads_pairs_from_the_command_line_and_from_two_columns(pair_run
             [],
             r"data.test .* has labels never seen in train: 'maybe'",
         ),
-        (None, "text-classification", ["distill.unlabelled=[more.txt]"], r"distill.unlabelled holds single sentences"),
+        (
+            None,
+            "text-classification",
+            ["distill.unlabelled=[more.txt]"],
+            r"distill.unlabelled\[0\] gives single sentences but data.text_pair makes every example a pair",
+        ),
     ],
 )
 def test_bad_pair_input_is_one_line_exit_2_and_keeps_finished_stages(
@@ -329,3 +334,35 @@ def test_every_pair_task_has_a_valid_starting_recipe(tmp_path):
         raw = yaml.safe_load(result.output) | {"base_dir": str(tmp_path)}
         raw["data"]["text_pair"] = "sentence2"
         assert parse_recipe(raw).data.text_pair == "sentence2"
+
+
+def test_unlabelled_sentence_pairs_are_learnt_from_the_teacher(tiny_bert, pair_data, tmp_path):
+    from edgebert.data.texts import TextColumn, read_texts
+
+    extra = tmp_path / "extra.tsv"
+    train_pair = (pair_data / "train.tsv").read_text().splitlines()[1].split("\t")[:2]
+    rows = [("a new first side", "a new second side"), ("another one", "its partner"), (" padded ", "pair ")]
+    rows += [("a new first side", "a new second side"), ("blank partner", " "), tuple(train_pair)]
+    extra.write_text("one\ttwo\n" + "".join(f"{a}\t{b}\n" for a, b in rows))
+    source = TextColumn(file=str(extra), column="one", pair="two")
+    read = read_texts([source], Path, "distill.unlabelled")
+    # in order, stripped, repeated and half-blank pairs dropped
+    assert read[:3] == [("a new first side", "a new second side"), ("another one", "its partner"), ("padded", "pair")]
+    assert len(read) == 4 and read[3] == tuple(train_pair)
+
+    no_augment = {**PAIR_SECTIONS["distill"], "augment": None}
+    unlabelled = [{"file": str(extra), "column": "one", "pair": "two"}]
+    recipe = _pair_recipe(tmp_path, str(tiny_bert), pair_data, distill={**no_augment, "unlabelled": unlabelled})
+    result = _compress(recipe, tmp_path / "runs", "--until", "distill")
+    assert result.exit_code == 0, result.output
+    # the train pair is shown once, as labelled
+    assert re.search(r"distill: [\d,]+ labelled and 3 unlabelled sentences", result.output), result.output
+
+
+def test_unlabelled_pairs_are_refused_where_examples_are_single_texts(tiny_bert, tmp_path):
+    from edgebert.recipe import load_recipe
+
+    unlabelled = [{"file": "more.tsv", "column": "a", "pair": "b"}]
+    recipe = write_recipe(tmp_path, str(tiny_bert), distill={"num_layers": 1, "unlabelled": unlabelled})
+    with pytest.raises(Exception, match=r"distill.unlabelled\[0\] gives sentence pairs \(pair:\) but"):
+        load_recipe(recipe)

@@ -42,14 +42,18 @@ class TextSplit:
     corpus = examples
 
 
-def read_texts(sources: Sequence[TextSource], resolve: Callable[[str], Path], field: str) -> list[str]:
-    """Every sentence of `sources`, in order, blank and repeated ones dropped; `field` names them in errors."""
-    texts: dict[str, None] = {}
+def read_texts(
+    sources: Sequence[TextSource], resolve: Callable[[str], Path], field: str
+) -> list[str | tuple[str, str]]:
+    """Every sentence of `sources` (a sentence pair, as a tuple, from a source with `pair`), in order, blank and
+    repeated ones dropped (a pair with a blank side too); `field` names them in errors."""
+    texts: dict[str | tuple[str, str], None] = {}
     for i, source in enumerate(sources):
         where = f"{field}[{i}]" if len(sources) > 1 else field
         for text in _one(source, resolve, where):
-            if text.strip():
-                texts.setdefault(text.strip())
+            text = tuple(side.strip() for side in text) if isinstance(text, tuple) else text.strip()
+            if all(text):
+                texts.setdefault(text)
     if not texts:
         raise DataError(f"{field}: no sentences in {_names(sources)}; point it at files with text in them")
     return list(texts)
@@ -78,23 +82,31 @@ def _one(source: TextSource, resolve: Callable[[str], Path], where: str) -> list
     rows, origin = read_source(source.file, where, source.header, resolve)
     if not rows:
         return []
-    column = source.column
     first = rows[0].values
-    if isinstance(first, dict) and column not in first:
-        raise DataError(
-            f"{where}: {origin} has no column {column!r}; its columns: {', '.join(map(str, first))}. "
-            "Set column: to one of them"
-        )
-    if isinstance(first, list) and not (isinstance(column, int) and 0 <= column < len(first)):
-        raise DataError(f"{where}: {origin} has {len(first)} columns and no header; set column: 0..{len(first) - 1}")
-    return [str(row.values[column]) for row in rows]
+    for name, column in (("column", source.column), ("pair", source.pair)):
+        if column is None:
+            continue
+        if isinstance(first, dict) and column not in first:
+            raise DataError(
+                f"{where}: {origin} has no column {column!r}; its columns: {', '.join(map(str, first))}. "
+                f"Set {name}: to one of them"
+            )
+        if isinstance(first, list) and not (isinstance(column, int) and 0 <= column < len(first)):
+            last = len(first) - 1
+            raise DataError(f"{where}: {origin} has {len(first)} columns and no header; set {name}: 0..{last}")
+    if source.pair is not None:
+        return [(str(row.values[source.column]), str(row.values[source.pair])) for row in rows]
+    return [str(row.values[source.column]) for row in rows]
 
 
 def _as_written(source: TextColumn) -> dict:
-    """The source's fields for the fingerprint; `format` only when set (sources written before it keep their key)."""
+    """The source's fields for the fingerprint; `format` and `pair` only when set (sources written before them keep
+    their key)."""
     fields = source.model_dump(mode="json")
     if source.format == "table":
         del fields["format"]
+    if source.pair is None:
+        del fields["pair"]
     return fields
 
 

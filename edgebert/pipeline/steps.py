@@ -75,7 +75,7 @@ def vocabulary_corpus(ctx: Context) -> list[str]:
     d = ctx.recipe.distill
     with_unlabelled = ctx.recipe.export.trim_vocab is True and d and d.unlabelled
     extra = read_texts(d.unlabelled, ctx.recipe.path, "distill.unlabelled") if with_unlabelled else []
-    return ctx.data.train.corpus + extra
+    return ctx.data.train.corpus + [side for text in extra for side in (text if isinstance(text, tuple) else (text,))]
 
 
 def _quantize_inputs(ctx: Context):

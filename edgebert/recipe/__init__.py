@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from edgebert.errors import RecipeError
 from edgebert.peers import unsupported as unsupported_peer
 from edgebert.recipe.base import _Config
+from edgebert.recipe.checks import unlabelled_shape
 from edgebert.recipe.data import DataConfig, DiskSource, HubSource, Source
 from edgebert.recipe.gates import (
     AccuracyGate,
@@ -147,6 +148,7 @@ class Recipe(_Config):
                 "set quantize.auto.max_drop or gates.accuracy.max_drop (or gates.quality.max_drop)"
             )
         get_task(self.task).check_recipe(self)  # what this task cannot use, each refused with the fix
+        unlabelled_shape(self)
         if self.export.trim_vocab and self.distill is None and self.prune is None:
             raise ValueError("export.trim_vocab trims the student's vocabulary: add a distill or prune section")
         return self

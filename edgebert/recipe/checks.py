@@ -21,7 +21,24 @@ def no_single_file(recipe, why: str) -> None:
         raise ValueError(f"export.single_file: {why}; set it to false")
 
 
+def unlabelled_shape(recipe) -> None:
+    """`unlabelled` text has the shape of the task's examples: sentence pairs (`pair:`, a second column) where
+    data.text_pair makes every example a pair, single sentences elsewhere. Every task's recipe is checked."""
+    pairs = recipe.data.text_pair is not None
+    for field in ("distill", "prune.recover"):
+        section = recipe.distill if field == "distill" else recipe.prune and recipe.prune.recover
+        for i, source in enumerate(section.unlabelled if section is not None else []):
+            where = f"{field}.unlabelled[{i}]"
+            given = not isinstance(source, str) and source.pair is not None
+            if pairs and not given:
+                raise ValueError(
+                    f"{where} gives single sentences but data.text_pair makes every example a pair: give two "
+                    "columns, {file: F, column: A, pair: B}, or remove it"
+                )
+            if given and not pairs:
+                raise ValueError(f"{where} gives sentence pairs (pair:) but this recipe's examples are single texts")
+
+
 def pair_sections(recipe) -> None:
     """What a recipe whose examples are sentence pairs (data.text_pair) cannot use."""
-    no_unlabelled(recipe, "data.text_pair makes every example a pair", "augment rewrites the train pairs instead")
     no_single_file(recipe, "the single-file model takes one string per call, not a sentence pair")

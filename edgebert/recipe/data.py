@@ -30,10 +30,12 @@ Source = str | HubSource | DiskSource
 class TextColumn(_Config):
     """One column of texts: `{file: corpus.tsv, column: sentence}` (TSV/CSV/JSONL, a save_to_disk folder, a hub
     split), or `{file: train.conll, format: conll}`: the words of each sentence of a CoNLL file, joined by spaces.
+    With `pair`, two columns: each row gives the sentence pair (column, pair), for sentence-pair recipes.
     A plain string in a list of these names a text file with one sentence per line."""
 
     file: Source
     column: str | int = "sentence"
+    pair: str | int | None = None
     header: bool = True
     format: Literal["table", "conll"] = "table"
 
