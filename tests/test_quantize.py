@@ -589,3 +589,14 @@ def test_auto_with_no_candidate_within_the_bound_compares_each_with_the_most_acc
     assert by_name["fp32"]["versus_best"] is None and by_name["dynamic"]["versus_best"]["high"] < 0
     assert by_name["dynamic"]["versus_best"]["value"] == pytest.approx(-by_name["fp32"]["accuracy"])
     assert (result["winner"], result["rule"]) == ("fp32", "most accurate")
+
+
+def test_a_packed_word_embedding_table_is_never_kept_fp32_as_a_rescue():
+    """`mixed` and `int4` need the table quantized: auto's sensitivity rescue must not try it in FP32 (it built a
+    refused candidate per table scheme before)."""
+    from edgebert.quantization.auto import keepable
+    from edgebert.recipe import QuantScheme
+
+    assert keepable(QuantScheme(), "embeddings") and keepable(QuantScheme(embeddings="mixed"), "layer.0")
+    assert not keepable(QuantScheme(embeddings="mixed"), "embeddings")
+    assert not keepable(QuantScheme(embeddings="int4"), "embeddings")

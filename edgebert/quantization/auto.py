@@ -117,6 +117,12 @@ class AutoContext:
     piece_counts: np.ndarray | None = None  # token id -> occurrences in train, for `embeddings: mixed`
 
 
+def keepable(scheme: QuantScheme, group: str) -> bool:
+    """Whether `scheme` can keep `group` in FP32 (a sensitivity rescue): not the word embeddings when the scheme
+    packs their table (`embeddings: mixed` or `int4`), which needs them quantized."""
+    return not (group == "embeddings" and scheme.embeddings in ("mixed", "int4"))
+
+
 def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) -> dict:
     trials = [_trial(s, source, work, cfg, ctx) for s in ctx.track(candidates(cfg), "build candidates")]
     outputs: dict[str, object] = {}
@@ -129,7 +135,7 @@ def run_auto(cfg: QuantizeConfig, source: Path, work: Path, ctx: AutoContext) ->
     for t in failing if cfg.auto.sensitivity else []:
         rows = group_sensitivity(t.scheme, source, work, ctx, cfg.calibration)
         sensitivity[t.name] = rows
-        worst = [r["group"] for r in rows if r["loss"] > 0][: cfg.auto.sensitivity]
+        worst = [r["group"] for r in rows if r["loss"] > 0 and keepable(t.scheme, r["group"])][: cfg.auto.sensitivity]
         for k in range(1, len(worst) + 1):
             scheme = t.scheme.model_copy(update={"keep_fp32": [*t.scheme.keep_fp32, *worst[:k]]})
             rescue = _trial(scheme, source, work, cfg, ctx, rescue_of=t.name)
