@@ -52,7 +52,7 @@ def read_texts(
         where = f"{field}[{i}]" if len(sources) > 1 else field
         for text in _one(source, resolve, where):
             text = tuple(side.strip() for side in text) if isinstance(text, tuple) else text.strip()
-            if all(text):
+            if text and all(text):
                 texts.setdefault(text)
     if not texts:
         raise DataError(f"{field}: no sentences in {_names(sources)}; point it at files with text in them")
