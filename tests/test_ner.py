@@ -192,3 +192,36 @@ def test_check_measures_entity_f1_on_conll_data(ner_run, tmp_path):
     accuracy.write_text("budgets: {accuracy: 50%}\n")
     out = CliRunner().invoke(main, ["check", str(run / "dist"), "--budgets", str(accuracy)])
     assert out.exit_code == 2 and "for this token classifier use entity_f1" in out.output
+
+
+def test_the_mobile_form_and_its_ort_file_tag_like_the_dist(ner_run, tmp_path):
+    """A tagger's mobile form (fixed [1, 32], NNAPI operators, static INT8) and its .ort file: the test split's
+    words tagged as the dynamic-shape dist tags them, and the run records both in the manifest."""
+    import shutil
+
+    from edgebert.data.tagged import load_tagged
+    from edgebert.runtime import load
+    from edgebert.runtime.token_classification import TokenClassifier
+
+    run, _ = ner_run
+    shutil.copytree(run.parent, tmp_path / "runs")
+    recipe = run.parent.parent / "recipe.yaml"  # the recipe the shared run ran
+    args = ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs"), "--set", "export.mobile=true"]
+    args += ["--set", "quantize.calibration.samples=32"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "✓ distill   kept from the last run" in result.output
+    dist = tmp_path / "runs" / "tiny" / "dist"
+    manifest = json.loads((dist / "edgebert.json").read_text())
+    mobile = manifest["mobile_model"]
+    assert mobile["input_shape"] == [1, 32] and mobile["ort_format"]["max_abs_diff_vs_onnx"] < 1e-4
+    assert mobile["usability"]["nnapi"]["verdict"] == "YES"
+    words = load_tagged(DataConfig(train=str(DEMO_NER / "test.conll")), Path).train.words
+    labels = manifest["task"]["labels"]
+    fixed = TokenClassifier.from_files(dist / "model.mobile.ort", dist / "tokenizer.json", labels, 32)
+    assert fixed.fixed_seq == 32
+    got, ref = fixed.tag(words), load(dist).tag(words)
+    same = sum(a == b for g, r in zip(got, ref, strict=True) for a, b in zip(g, r, strict=True))
+    assert same / sum(map(len, ref)) > 0.98  # static QDQ ranges against the dist's dynamic ones: 99.4% measured
+    shipped = manifest["metrics"]["shipped"]["entity_f1"]["value"]
+    assert abs(mobile["metrics"]["entity_f1"]["value"] - shipped) < 0.05
