@@ -33,6 +33,26 @@ import numpy as np
 WEIGHTS = ("model.safetensors", "pytorch_model.bin", "config.json")
 
 
+def carried(teacher_dir: Path, task: str) -> list[Path]:
+    """What besides weights and config the task's export and peer read from the teacher folder: a
+    sentence-transformers folder's files and module folders (pooling, normalisation) for an embedder; nothing for
+    the other tasks, whose export would take a folder holding sentence-transformers files for that library's model."""
+    from edgebert.tasks import get
+
+    if not hasattr(get(task), "OPTIMUM_LIBRARY"):
+        return []
+    return [
+        p
+        for p in Path(teacher_dir).iterdir()
+        if (p.is_file() and p.name not in WEIGHTS) or (p.is_dir() and p.name[:1].isdigit())
+    ]
+
+
+def copy(items: list[Path], out: Path) -> None:
+    for item in items:
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, out / item.name)
+
+
 def head(task: str, labels: int | None) -> dict:
     """The config fields of the task's head: `labels` outputs where the task has a classifier (its default where
     not given: CoNLL-03's 9 tags, two classes, a regressor's one score, start and end), none for an embedder."""
@@ -43,10 +63,8 @@ def head(task: str, labels: int | None) -> dict:
 
 
 def student(teacher_dir: Path, task: str, layers: int, heads: int, ffn: int, labels: int | None, out: Path) -> Path:
-    """A random-weight student of the teacher's config, cut to the shape; the teacher folder's other files
-    (tokenizer, sentence-transformers modules and pooling) copied beside it, as the task's export reads them."""
-    import shutil
-
+    """A random-weight student of the teacher's config, cut to the shape, with what the task's export reads from
+    the teacher folder beside it (`carried`)."""
     import torch
     from transformers import AutoConfig
 
@@ -63,9 +81,7 @@ def student(teacher_dir: Path, task: str, layers: int, heads: int, ffn: int, lab
     )
     apply_plan(model, plan)
     model.save_pretrained(out, safe_serialization=True)
-    for item in Path(teacher_dir).iterdir():
-        if item.name not in WEIGHTS and not (out / item.name).exists():
-            (shutil.copytree if item.is_dir() else shutil.copy2)(item, out / item.name)
+    copy(carried(teacher_dir, task), out)
     return out
 
 
@@ -77,7 +93,7 @@ def shipped_forms(model_dir: Path, task: str, work: Path, heads: int, hidden: in
 
     plain = export_onnx(model_dir, work, 17, get(task))
     fused = work / "model.fused.onnx"
-    fuse(plain, fused, heads, hidden)
+    fuse(plain, fused, heads, hidden)  # (0, 0) for pruned heads, as the export stage: read from each node
     forms = {}
     for name, scheme in {
         "dynamic": QuantScheme(mode="dynamic"),
@@ -105,7 +121,7 @@ def main() -> None:
 
     import torch
 
-    from edgebert.peers import build
+    from edgebert.peers import build, unsupported
     from edgebert.recipe import TeacherConfig
     from edgebert.runtime import make_session
     from edgebert.tasks import get
@@ -114,14 +130,15 @@ def main() -> None:
 
     task = get(args.task)
     peer_name = args.peer or task.PEERS[0]
+    if unsupported(peer_name, args.task):
+        parser.error(unsupported(peer_name, args.task))
     teacher = task.model_class().from_pretrained(args.teacher, **head(args.task, args.labels)).eval()
     cfg, host = teacher.config, summary(describe())
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         teacher_dir = Path(tmp) / "teacher"
-        top = str(args.teacher)
-        shutil.copytree(top, teacher_dir, ignore=lambda d, found: [n for n in found if d == top and n in WEIGHTS])
         teacher.save_pretrained(teacher_dir, safe_serialization=True)  # with the head the map times
+        copy(carried(args.teacher, args.task), teacher_dir)
         peer = build(peer_name, task, teacher_dir, Path(tmp) / "peer", TeacherConfig(model=str(teacher_dir)))
         base = {
             "pytorch": torch_runner(teacher),
@@ -131,7 +148,9 @@ def main() -> None:
             layers, heads, ffn = (int(x) for x in shape.split(","))
             work = Path(tmp) / shape.replace(",", "-")
             model_dir = student(args.teacher, args.task, layers, heads, ffn, args.labels, work / "student")
-            forms = shipped_forms(model_dir, args.task, work / "onnx", cfg.num_attention_heads, cfg.hidden_size)
+            pruned = heads < cfg.num_attention_heads
+            size = (0, 0) if pruned else (cfg.num_attention_heads, cfg.hidden_size)
+            forms = shipped_forms(model_dir, args.task, work / "onnx", *size)
             runners = base | {
                 name: onnx_runner(make_session(path, threads=args.threads)) for name, path in forms.items()
             }

@@ -216,7 +216,8 @@ def test_the_mobile_form_and_its_ort_file_tag_like_the_dist(ner_run, tmp_path):
     mobile = manifest["mobile_model"]
     assert mobile["input_shape"] == [1, 32] and mobile["ort_format"]["max_abs_diff_vs_onnx"] < 1e-4
     assert mobile["usability"]["nnapi"]["verdict"] == "YES"
-    words = load_tagged(DataConfig(train=str(DEMO_NER / "test.conll")), Path).train.words
+    splits = {split: str(DEMO_NER / f"{name}.conll") for split, name in (("train", "train"), ("eval", "dev"))}
+    words = load_tagged(DataConfig(**splits, test=str(DEMO_NER / "test.conll")), Path).test.words
     labels = manifest["task"]["labels"]
     fixed = TokenClassifier.from_files(dist / "model.mobile.ort", dist / "tokenizer.json", labels, 32)
     assert fixed.fixed_seq == 32
