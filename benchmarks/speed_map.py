@@ -93,7 +93,7 @@ def shipped_forms(model_dir: Path, task: str, work: Path, heads: int, hidden: in
 
     plain = export_onnx(model_dir, work, 17, get(task))
     fused = work / "model.fused.onnx"
-    fuse(plain, fused, heads, hidden)  # (0, 0) for pruned heads, as the export stage: read from each node
+    fuse(plain, fused, heads, hidden)
     forms = {}
     for name, scheme in {
         "dynamic": QuantScheme(mode="dynamic"),
@@ -148,8 +148,8 @@ def main() -> None:
             layers, heads, ffn = (int(x) for x in shape.split(","))
             work = Path(tmp) / shape.replace(",", "-")
             model_dir = student(args.teacher, args.task, layers, heads, ffn, args.labels, work / "student")
-            pruned = heads < cfg.num_attention_heads
-            size = (0, 0) if pruned else (cfg.num_attention_heads, cfg.hidden_size)
+            # pruned heads: (0, 0), read from each node, as the export stage does
+            size = (0, 0) if heads < cfg.num_attention_heads else (cfg.num_attention_heads, cfg.hidden_size)
             forms = shipped_forms(model_dir, args.task, work / "onnx", *size)
             runners = base | {
                 name: onnx_runner(make_session(path, threads=args.threads)) for name, path in forms.items()

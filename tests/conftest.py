@@ -98,6 +98,23 @@ def write_recipe(folder: Path, model: str, **sections) -> Path:
     return path
 
 
+def rerun(runs: Path, recipe: Path, tmp_path: Path, *sets: str):
+    """A shared run's folder `runs`, copied under tmp_path, and `recipe` compressed again there with `sets`
+    (finished training stages are kept): the CLI result."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+
+    shutil.copytree(runs, tmp_path / "runs")
+    args = ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")] + [a for s in sets for a in ("--set", s)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "✓ distill   kept from the last run" in result.output
+    return result
+
+
 def options():
     from edgebert.recipe import TeacherConfig
 

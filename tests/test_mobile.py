@@ -17,7 +17,7 @@ from edgebert.runtime import TextClassifier
 from edgebert.stages.export import MOBILE_ATOL, export_mobile
 from edgebert.tasks import get
 
-from .conftest import demo_rows, export_model
+from .conftest import demo_rows, export_model, rerun
 
 TEXTS = [s for s, _ in demo_rows("dev")][:20]
 BLOCKERS = {"Erf", "LayerNormalization", "Where", "Equal", "Expand", "Shape", "ConstantOfShape"}
@@ -65,16 +65,8 @@ def test_nnapi_takes_the_whole_static_qdq_mobile_model(tiny_bert, mobile):
 
 
 def _rerun(compressed, tmp_path, *sets: str):
-    """The shared tiny run, copied, and compressed again with `sets` (finished training stages are kept)."""
-    import shutil
-
     folder, recipe, _ = compressed
-    shutil.copytree(folder / "runs", tmp_path / "runs")
-    args = ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs")] + [a for s in sets for a in ("--set", s)]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    assert "✓ distill   kept from the last run" in result.output
-    return result
+    return rerun(folder / "runs", recipe, tmp_path, *sets)
 
 
 def test_compress_with_export_mobile_ships_the_mobile_model(compressed, tmp_path):

@@ -15,7 +15,7 @@ from edgebert.errors import DataError
 from edgebert.evaluate import entities, entity_metrics
 from edgebert.recipe import DataConfig
 
-from .conftest import DEMO_NER
+from .conftest import DEMO_NER, rerun
 
 IOB1 = "-DOCSTART- -X- O O\r\n\r\nEU NNP I-NP I-ORG\r\nrejects VBZ I-VP O\r\nGerman JJ I-NP I-MISC\r\n. . O O\r\n\r\n"
 IOB1 += "Peter NNP I-NP I-PER\r\nBlackburn NNP I-NP I-PER\r\n\r\nIn IN I-PP O\r\nLondon NNP I-NP I-LOC\r\nParis NNP I-NP B-LOC\r\n"
@@ -197,20 +197,13 @@ def test_check_measures_entity_f1_on_conll_data(ner_run, tmp_path):
 def test_the_mobile_form_and_its_ort_file_tag_like_the_dist(ner_run, tmp_path):
     """A tagger's mobile form (fixed [1, 32], NNAPI operators, static INT8) and its .ort file: the test split's
     words tagged as the dynamic-shape dist tags them, and the run records both in the manifest."""
-    import shutil
-
     from edgebert.data.tagged import load_tagged
     from edgebert.runtime import load
     from edgebert.runtime.token_classification import TokenClassifier
 
     run, _ = ner_run
-    shutil.copytree(run.parent, tmp_path / "runs")
     recipe = run.parent.parent / "recipe.yaml"  # the recipe the shared run ran
-    args = ["compress", str(recipe), "--runs-dir", str(tmp_path / "runs"), "--set", "export.mobile=true"]
-    args += ["--set", "quantize.calibration.samples=32"]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    assert "✓ distill   kept from the last run" in result.output
+    rerun(run.parent, recipe, tmp_path, "export.mobile=true", "quantize.calibration.samples=32")
     dist = tmp_path / "runs" / "tiny" / "dist"
     manifest = json.loads((dist / "edgebert.json").read_text())
     mobile = manifest["mobile_model"]
