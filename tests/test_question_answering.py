@@ -191,7 +191,7 @@ def test_the_span_search_matches_brute_force_and_respects_the_context_and_length
         ),
         reverse=True,
     )[:5]
-    got = best_spans(start, end, window, 5, 4)
+    got = best_spans(start, end, window, 5, 4, align_to_words=False)
     assert [g[1:] for g in got] == [b[1:] for b in brute] and np.allclose([g[0] for g in got], [b[0] for b in brute])
 
 
@@ -215,7 +215,8 @@ def test_a_pipeline_run_answers_with_character_offsets_in_long_contexts(qa_run, 
     question = target["qas"][0]["question"]
     assert len(qa.encoder.windows([question], [long])) > 3
     answer = qa.answer(question, long)
-    assert long[answer.start : answer.end] == answer.text and 0 < answer.score <= 1
+    windows = len(qa.encoder.windows([question], [long]))
+    assert long[answer.start : answer.end] == answer.text and 0 < answer.score <= windows  # summed over windows
     top = qa.answer([question, question], [long, target["context"]], top_k=3)
     assert len(top) == 2 and all(len(t) == 3 for t in top)
     assert all(t[0].score >= t[1].score >= t[2].score for t in top)

@@ -5,8 +5,9 @@ The question and the context are read as one sequence, `[CLS] question [SEP] con
 than the model's input is read in overlapping windows (`doc_stride` tokens shared between neighbours, as in
 SQuAD's reference code); in each window the start and end logits are turned into probabilities over the
 context's tokens (normalised with [CLS] among them, as transformers' question-answering pipeline does), a span's
-score is p(start) x p(end), spans end after they start and hold at most `max_answer_len` tokens, and the best
-spans across all windows win. Windows of many questions are batched together. It does not train, quantize or
+score is p(start) x p(end), spans end after they start and hold at most `max_answer_len` tokens; as in that
+pipeline, spans are widened to whole words, spans with the same text add their scores, and the best across all
+windows win. Windows of many questions are batched together. It does not train, quantize or
 benchmark, and imports nothing from edgebert outside edgebert.runtime.
 
     >>> qa = load("runs/squad-minilm/dist")          # edgebert.runtime.load picks this class from the manifest
@@ -94,12 +95,24 @@ class WindowEncoder:
         return {name: arrays[name] for name in self.input_names if name in arrays}
 
 
+def candidates(top_k: int) -> int:
+    """How many spans a window offers before answers are merged: transformers' pipeline takes 2 x top_k + 10, since
+    spans widened to the same words merge."""
+    return 2 * top_k + 10
+
+
 def best_spans(
-    start_logits: np.ndarray, end_logits: np.ndarray, window: Encoding, top_k: int, max_answer_len: int
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    window: Encoding,
+    top_k: int,
+    max_answer_len: int,
+    align_to_words: bool = True,
 ) -> list[tuple[float, int, int]]:
     """The window's `top_k` best (score, first char, end char) spans of context tokens, best first. As transformers'
     question-answering pipeline scores them: the start and end probabilities are a softmax over the context tokens
-    and the leading [CLS] (SQuAD 2.0's "no answer"), which itself can be no answer here."""
+    and the leading [CLS] (SQuAD 2.0's "no answer"), which itself can be no answer here. With `align_to_words` a
+    span that starts or ends inside a word is widened to the whole word, as the pipeline does."""
     context = np.array([s == 1 for s in window.sequence_ids])
     n = len(window.ids)
     if not context.any():
@@ -121,21 +134,29 @@ def best_spans(
     best = np.argpartition(-flat, k - 1)[:k]
     best = best[np.argsort(-flat[best], kind="stable")]
     starts, ends = np.unravel_index(best, scores.shape)
-    offsets = window.offsets
-    return [(float(flat[b]), offsets[s][0], offsets[e][1]) for b, s, e in zip(best, starts, ends, strict=True)]
+    return [(float(flat[b]), *_chars(window, s, e, align_to_words)) for b, s, e in zip(best, starts, ends, strict=True)]
+
+
+def _chars(window: Encoding, start: int, end: int, align_to_words: bool) -> tuple[int, int]:
+    words = window.word_ids
+    if align_to_words and words[start] is not None and words[end] is not None:
+        return window.word_to_chars(words[start], 1)[0], window.word_to_chars(words[end], 1)[1]
+    return window.offsets[start][0], window.offsets[end][1]
 
 
 def pick_answers(spans: list[tuple[float, int, int]], context: str, top_k: int) -> list[Answer]:
-    """The best `top_k` distinct answers among every window's spans (a span two windows share counts once)."""
-    seen, out = set(), []
-    for score, start, end in sorted(spans, key=lambda s: -s[0]):
-        if (start, end) in seen:
-            continue
-        seen.add((start, end))
-        out.append(Answer(context[start:end], start, end, score))
-        if len(out) == top_k:
-            break
-    return out
+    """The best `top_k` answers among every window's spans (in window order, each window's best first). Spans with
+    the same text, ignoring case, are one answer at the first one's place with their scores added, as transformers'
+    question-answering pipeline merges them (a span two windows share, or the same words twice)."""
+    merged: dict[str, list] = {}
+    for score, start, end in spans:
+        key = context[start:end].lower()
+        if key in merged:
+            merged[key][0] += score
+        else:
+            merged[key] = [score, start, end]
+    best = sorted(merged.values(), key=lambda m: -m[0])[:top_k]
+    return [Answer(context[start:end], start, end, score) for score, start, end in best]
 
 
 class QuestionAnswerer:
@@ -200,5 +221,5 @@ class QuestionAnswerer:
             chunk = windows[at : at + batch_size]
             start, end = self.logits(self.encoder.feeds([w for _, w in chunk]))
             for row, (i, w) in enumerate(chunk):
-                spans[i] += best_spans(start[row], end[row], w, top_k, max_answer_len)
+                spans[i] += best_spans(start[row], end[row], w, candidates(top_k), max_answer_len)
         return spans

@@ -183,11 +183,11 @@ def output_loss(student, teacher, batch, cfg):
 
 def _answers(logits, windows, split: QASplit) -> list[tuple[str, int, int]]:
     """Each question's best answer (text, start, end) from its windows' (start, end) logits."""
-    from edgebert.runtime.question_answering import best_spans, pick_answers
+    from edgebert.runtime.question_answering import best_spans, candidates, pick_answers
 
     spans: list[list] = [[] for _ in range(len(split))]
     for (i, w), (start, end) in zip(windows, logits, strict=True):
-        spans[i] += best_spans(start, end, w, 1, MAX_ANSWER_LEN)
+        spans[i] += best_spans(start, end, w, candidates(1), MAX_ANSWER_LEN)
     out = []
     for s, context in zip(spans, split.contexts, strict=True):
         best = pick_answers(s, context, 1)
