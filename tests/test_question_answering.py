@@ -307,3 +307,55 @@ def test_a_raw_encoder_without_finetune_is_one_line_naming_the_field(qa_data, ti
     result = CliRunner().invoke(main, ["compress", str(tmp_path / "recipe.yaml"), "--runs-dir", str(tmp_path / "r")])
     assert result.exit_code == 2, result.output
     assert "has no trained question-answering head: add `teacher.finetune" in result.output, result.output
+
+
+def test_answers_match_transformers_pipeline_on_the_same_weights(qa_run, qa_data):
+    """The runtime's answer rules (windows, word-widened spans, same-text spans merged) give transformers'
+    `pipeline("question-answering")` answers: the teacher's FP32 export against the PyTorch teacher, long contexts
+    included."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
+
+    from edgebert.runtime import QuestionAnswerer
+
+    doc = json.loads((qa_data / "dev.json").read_text())
+    pairs = [(q["question"], p["context"]) for a in doc["data"] for p in a["paragraphs"] for q in p["qas"]][:40]
+    contexts = [p["context"] for a in doc["data"] for p in a["paragraphs"]]
+    pairs += [(q, " ".join(contexts[:8])) for q, _ in pairs[:8]]  # several windows each
+    teacher = qa_run / "teacher"
+    reference = pipeline(
+        "question-answering",
+        model=AutoModelForQuestionAnswering.from_pretrained(teacher),
+        tokenizer=AutoTokenizer.from_pretrained(teacher),
+        device="cpu",
+    )
+    theirs = reference(
+        question=[q for q, _ in pairs], context=[c for _, c in pairs], max_seq_len=64, doc_stride=16, max_answer_len=30
+    )
+    qa = QuestionAnswerer.from_files(qa_run / "export" / "teacher" / "model.onnx", teacher / "tokenizer.json", 64, 16)
+    ours = qa.answer([q for q, _ in pairs], [c for _, c in pairs], max_answer_len=30)
+    assert [(a.text, a.start, a.end) for a in ours] == [(t["answer"], t["start"], t["end"]) for t in theirs]
+    assert np.allclose([a.score for a in ours], [t["score"] for t in theirs], atol=1e-4)
+
+
+def test_spans_with_the_same_text_are_one_answer_with_their_scores_added():
+    from edgebert.runtime.question_answering import pick_answers
+
+    context = "Paris is in France. paris again, and Lyon."
+    spans = [(0.3, 37, 41), (0.2, 0, 5), (0.25, 20, 25), (0.1, 0, 5)]  # Lyon; Paris, paris and Paris once more
+    best, second = pick_answers(spans, context, 2)
+    assert (best.text, best.start, best.end) == ("Paris", 0, 5) and np.isclose(best.score, 0.55)
+    assert (second.text, second.score) == ("Lyon", 0.3)
+
+
+def test_a_span_inside_a_word_is_widened_to_the_whole_word(minilm):
+    from tokenizers import Tokenizer
+
+    from edgebert.runtime.question_answering import WindowEncoder, best_spans
+
+    encoder = WindowEncoder(Tokenizer.from_file(str(minilm / "tokenizer.json")), 64, 16, ["input_ids"])
+    (_, window), *_ = encoder.windows(["who?"], ["the estimators apply expertise"])
+    pieces = window.tokens.index("##ima")  # "estimators" is est ##ima ##tors
+    start, end = np.zeros(len(window.ids)), np.zeros(len(window.ids))
+    start[pieces - 1], end[pieces] = 9.0, 9.0  # the best span is "est ##ima": half a word
+    assert best_spans(start, end, window, 1, 30, align_to_words=False)[0][1:] == (4, 10)
+    assert best_spans(start, end, window, 1, 30)[0][1:] == (4, 14)  # "estimators"
