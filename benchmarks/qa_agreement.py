@@ -5,6 +5,10 @@ student it came from? Runs the first N questions of a SQuAD-format file through 
     python benchmarks/qa_agreement.py runs/squad-minilm/dist runs/squad-minilm/export/student-vocab \
         ../shared/data/squad/dev.json --limit 500
 
+`--model FILE` scores another ONNX file of the run with the dist's tokenizer and post-processing, for example the
+FP32 export (`export/student/model.onnx`): it separates what the runtime's windows and span search do from what
+INT8 arithmetic moves.
+
 Prints one JSON object: how many agree, the share, and the first disagreements.
 """
 
@@ -15,16 +19,21 @@ import json
 from pathlib import Path
 
 
-def agreement(dist: Path, student: Path, squad: Path, limit: int | None = None, batch_size: int = 16) -> dict:
+def agreement(
+    dist: Path, student: Path, squad: Path, limit: int | None = None, batch_size: int = 16, model: Path | None = None
+) -> dict:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
 
     from edgebert.data.squad import load_squad
     from edgebert.recipe import DataConfig
-    from edgebert.runtime import load
+    from edgebert.runtime import QuestionAnswerer, load
 
     split = load_squad(DataConfig(train=str(squad), eval=str(squad)), Path).train.head(limit)
     qa = load(dist)
     task = qa.manifest["task"]
+    if model is not None:
+        tokenizer = dist / qa.manifest["tokenizer"]["file"]
+        qa = QuestionAnswerer.from_files(model, tokenizer, task["max_length"], task["doc_stride"])
     reference = pipeline(
         "question-answering",
         model=AutoModelForQuestionAnswering.from_pretrained(student),
@@ -47,7 +56,13 @@ def agreement(dist: Path, student: Path, squad: Path, limit: int | None = None, 
         if (a.text, a.start, a.end) != (t["answer"], t["start"], t["end"])
     ]
     n = len(split)
-    return {"questions": n, "same": n - len(differ), "share": round((n - len(differ)) / n, 4), "differ": differ[:10]}
+    return {
+        "model": str(model or dist / "model.onnx"),
+        "questions": n,
+        "same": n - len(differ),
+        "share": round((n - len(differ)) / n, 4),
+        "differ": differ[:10],
+    }
 
 
 def main() -> None:
@@ -58,8 +73,9 @@ def main() -> None:
     )
     parser.add_argument("squad", type=Path, help="SQuAD v1.1 JSON")
     parser.add_argument("--limit", type=int, default=500)
+    parser.add_argument("--model", type=Path, help="another ONNX file of the run, read with the dist's tokenizer")
     args = parser.parse_args()
-    print(json.dumps(agreement(args.dist, args.student, args.squad, args.limit)))
+    print(json.dumps(agreement(args.dist, args.student, args.squad, args.limit, model=args.model)))
 
 
 if __name__ == "__main__":

@@ -259,6 +259,9 @@ def test_the_runtime_answers_as_transformers_pipeline_does_on_the_pytorch_studen
 
     result = agreement(qa_run / "dist", qa_run / "distill", qa_data / "dev.json", limit=60)
     assert result["same"] >= 59, result["differ"]
+    fp32 = qa_run / "export" / "student" / "model.onnx"  # the same graph before INT8: the runtime's part alone
+    result = agreement(qa_run / "dist", qa_run / "distill", qa_data / "dev.json", limit=60, model=fp32)
+    assert result["model"] == str(fp32) and result["same"] == 60, result["differ"]
 
 
 @pytest.mark.parametrize(
