@@ -29,10 +29,7 @@ def test_every_result_names_its_cpu_and_int8_instructions_and_a_docs_page():
 
     rows = load_results(ROOT / "results")
     demos = {"quickstart", "quickstart-budget", "quickstart-ner", "quickstart-embeddings"}
-    # committed before its first full run (hours on 2 cores); its result file replaces this entry
-    not_run_yet = {"squad-minilm"}
-    assert {r["recipe"] for r in rows} == {p.stem for p in (ROOT / "recipes").glob("*.yaml")} - demos - not_run_yet
-    assert not not_run_yet & {r["recipe"] for r in rows}, "a result exists: remove the recipe from not_run_yet"
+    assert {r["recipe"] for r in rows} == {p.stem for p in (ROOT / "recipes").glob("*.yaml")} - demos
     for r in rows:
         assert r["host"]["cpu"] and r["host"]["cores"] and r["host"]["int8_dot"] is not None, r["recipe"]
         assert (
