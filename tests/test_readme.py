@@ -38,13 +38,15 @@ def test_every_result_names_its_cpu_and_int8_instructions_and_a_docs_page():
         )
 
 
-def test_the_table_marks_transcribed_rows():
+def test_the_table_marks_transcribed_rows_and_other_input_lengths():
     from edgebert.results import render_table
 
     row = json.loads((ROOT / "results" / "sst2-minilm.json").read_text())
     assert " ¹ |" in render_table([row | {"source": "transcribed"}]) and " ¹ |" not in render_table(
         [row | {"source": "run"}]
     )
+    # the header says seq 128: a row timed at another length says its own
+    assert "x (seq 384) |" in render_table([row | {"seq": 384}]) and "(seq" not in render_table([row])
 
 
 def test_the_readme_stays_a_short_page():
