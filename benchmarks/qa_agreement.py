@@ -26,13 +26,15 @@ def agreement(
 
     from edgebert.data.squad import load_squad
     from edgebert.recipe import DataConfig
-    from edgebert.runtime import QuestionAnswerer, load
+    from edgebert.runtime import QuestionAnswerer, load, read_manifest
 
     split = load_squad(DataConfig(train=str(squad), eval=str(squad)), Path).train.head(limit)
-    qa = load(dist)
-    task = qa.manifest["task"]
-    if model is not None:
-        tokenizer = dist / qa.manifest["tokenizer"]["file"]
+    manifest = read_manifest(dist)
+    task = manifest["task"]
+    if model is None:
+        qa = load(dist, verify=False)  # read_manifest verified the files
+    else:
+        tokenizer = dist / manifest["tokenizer"]["file"]
         qa = QuestionAnswerer.from_files(model, tokenizer, task["max_length"], task["doc_stride"])
     reference = pipeline(
         "question-answering",

@@ -90,8 +90,8 @@ def render_table(rows: list[dict]) -> str:
             f"{r['metric']} {_pct(r['shipped'])} ({_points(r['shipped'] - r['teacher'] if delta is None else delta)})"
         )
         peer = f"{r['peer']}: {_pct(r['peer_score'])}" if r.get("peer") else "—"
-        speed = f"{_x(r.get('x_peer_seq'))} / {_x(r.get('x_peer_real'))}" if r.get("peer") else "—"
-        speed += f" (seq {r['seq']})" if r.get("peer") and r.get("seq", 128) != 128 else ""
+        seq = f" (seq {r['seq']})" if r.get("seq", 128) != 128 else ""  # the header says seq 128
+        speed = f"{_x(r.get('x_peer_seq'))} / {_x(r.get('x_peer_real'))}{seq}" if r.get("peer") else "—"
         dot = ", ".join(r["host"]["int8_dot"] or []) or "none"
         cpu = f"{r['host']['cpu']} ({dot}), {r['date']}"
         mark = "" if r.get("source", "run") == "run" else " ¹"
