@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from edgebert.cli import main
 from edgebert.data.tagged import load_tagged, to_iob2
-from edgebert.errors import DataError
+from edgebert.errors import DataError, RecipeError
 from edgebert.evaluate import entities, entity_metrics
 from edgebert.recipe import DataConfig
 
@@ -219,3 +219,80 @@ def test_the_mobile_form_and_its_ort_file_tag_like_the_dist(ner_run, tmp_path):
     assert same / sum(map(len, ref)) > 0.98  # static QDQ ranges against the dist's dynamic ones: 99.4% measured
     shipped = manifest["metrics"]["shipped"]["entity_f1"]["value"]
     assert abs(mobile["metrics"]["entity_f1"]["value"] - shipped) < 0.05
+
+
+def test_rewritten_copies_swap_mentions_of_the_same_type_and_keep_their_tags():
+    """Mention replacement: each copy's tags are valid IOB2, its entities are train mentions of the types the
+    sentence had, in order; context words change only as asked; repeatable by seed."""
+    from edgebert.data.augment import _mentions, rewrite_tagged
+
+    words = [["Smith", "met", "Jones", "in", "New", "York"], ["Paris", "is", "big"], ["no", "names", "here"]]
+    tags = [["B-PER", "O", "B-PER", "O", "B-LOC", "I-LOC"], ["B-LOC", "O", "O"], ["O", "O", "O"]]
+    pool = {("PER", ("Smith",)), ("PER", ("Jones",)), ("LOC", ("New", "York")), ("LOC", ("Paris",))}
+    w, t = rewrite_tagged(words, tags, copies=30, seed=1, mentions=1.0, mask=0, replace=0)
+    assert (w, t) == rewrite_tagged(words, tags, copies=30, seed=1, mentions=1.0, mask=0, replace=0)
+    assert w and len(w) == len(t) and all(len(a) == len(b) for a, b in zip(w, t, strict=True))
+    assert ["no", "names", "here"] not in w and words[0] not in w  # a copy equal to its sentence is left out
+    for copy, copy_tags in zip(w, t, strict=True):
+        found = _mentions(copy_tags)
+        assert [kind for *_, kind in found] in (["PER", "PER", "LOC"], ["LOC"])
+        assert all((kind, tuple(copy[s:e])) in pool for s, e, kind in found)
+        assert [x for x, tag in zip(copy, copy_tags, strict=True) if tag == "O"] in (["met", "in"], ["is", "big"])
+    assert any(c[:2] == ["New", "York"] and len(c) == 4 for c in w)  # mentions move between sentences
+    none, _ = rewrite_tagged(words, tags, copies=5, seed=1, mentions=0.0, mask=0, replace=0)
+    assert none == []  # nothing asked, nothing rewritten
+    masked, masked_tags = rewrite_tagged(words, tags, copies=5, seed=1, mentions=0.0, mask=0.5, replace=0)
+    assert masked and all("[MASK]" in c for c in masked)
+    assert all(
+        tag == "O"
+        for c, ct in zip(masked, masked_tags, strict=True)
+        for x, tag in zip(c, ct, strict=True)
+        if x == "[MASK]"
+    )
+    one = [["a", "b", "c", "d", "Smith"]], [["O", "O", "O", "O", "B-PER"]]
+    dropped, dropped_tags = rewrite_tagged(*one, 5, seed=1, mentions=0.0, mask=0.5, replace=0, mask_token=None)
+    assert dropped and all(len(c) < 5 and c[-1] == "Smith" for c in dropped)  # no mask token: the word goes
+    assert all(ct == ["O"] * (len(ct) - 1) + ["B-PER"] for ct in dropped_tags)
+
+
+def test_distillation_reads_tagged_copies_as_labelled_rows(tiny_bert, tmp_path):
+    """distill.augment on tagged sentences: the copies keep gold tags (the task loss reads them), not SOFT rows;
+    `mentions` is refused with one line for a task without entity tags."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from edgebert.data.tagged import TagDataset, TagSplit
+    from edgebert.progress import Reporter
+    from edgebert.recipe import DistillConfig
+    from edgebert.stages.distill import training_set
+    from edgebert.tasks import get
+
+    task = get("token-classification")
+    words = [["Smith", "met", "Jones"], ["Paris", "is", "big"], ["Jones", "left", "Rome"]]
+    tags = [["B-PER", "O", "B-PER"], ["B-LOC", "O", "O"], ["B-PER", "O", "B-LOC"]]
+    train = TagSplit(words, tags, "t")
+    labels = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
+    data = TagDataset(train, train, train, labels, ("PER", "LOC"), "iob2")
+    ctx = SimpleNamespace(recipe=SimpleNamespace(data=SimpleNamespace(max_length=32)), reporter=Reporter())
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    plain = training_set(task, tokenizer, data, DistillConfig(num_layers=1), ctx, "distill")
+    cfg = DistillConfig(num_layers=1, augment={"copies": 4, "mentions": 1.0, "mask": 0, "replace": 0, "seed": 2})
+    more = training_set(task, tokenizer, data, cfg, ctx, "distill")
+    assert len(plain) == 3 and more.features[:3] == plain.features and len(more) > 3
+    for row in more.features[3:]:
+        gold = [x for x in row["labels"] if x != task.IGNORE]
+        assert len(gold) == 3 and task.SOFT not in gold and set(gold) <= {0, 1, 3}
+
+    recipe = {
+        "version": 1,
+        "name": "r",
+        "task": "text-classification",
+        "teacher": {"model": str(tiny_bert)},
+        "data": {"train": "t.tsv", "test": "t.tsv"},
+        "distill": {"num_layers": 1, "augment": {"copies": 1, "mentions": 0.5}},
+    }
+    from edgebert.recipe import parse_recipe
+
+    with pytest.raises(RecipeError, match="distill.augment.mentions swaps entity mentions"):
+        parse_recipe(recipe)

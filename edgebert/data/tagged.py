@@ -49,6 +49,15 @@ class TagSplit:
     def head(self, n: int | None) -> TagSplit:
         return self if n is None or n >= len(self) else TagSplit(self.words[:n], self.tags[:n], self.origin)
 
+    def rewritten(self, augment, mask_token: str | None) -> TagSplit:
+        """`augment.copies` rewritten copies of each sentence with their tags (edgebert.data.augment.rewrite_tagged):
+        labelled examples, which distillation adds to the train split."""
+        from edgebert.data.augment import rewrite_tagged
+
+        a = augment
+        words, tags = rewrite_tagged(self.words, self.tags, a.copies, a.seed, a.mentions, a.mask, a.replace, mask_token)
+        return TagSplit(words, tags, f"{self.origin}, rewritten")
+
 
 @dataclass(frozen=True)
 class TagDataset:

@@ -14,6 +14,17 @@ def no_unlabelled(recipe, examples: str, instead: str) -> None:
             )
 
 
+def no_mentions(recipe) -> None:
+    """`augment.mentions` swaps entity mentions: refused where examples carry no entity tags."""
+    for field in ("distill", "prune.recover"):
+        section = recipe.distill if field == "distill" else recipe.prune and recipe.prune.recover
+        if section is not None and section.augment is not None and section.augment.mentions:
+            raise ValueError(
+                f"{field}.augment.mentions swaps entity mentions, which only tagged sentences (token-classification) "
+                f"have: remove it"
+            )
+
+
 def no_single_file(recipe, why: str) -> None:
     """The single-file export (tokenizer inside the graph) takes one string per call and returns the head's
     output; refused with `why` for tasks that need more."""

@@ -53,7 +53,8 @@ class LossWeights(_Config):
 
 
 class Augment(_Config):
-    """Rewritten copies of the train sentences (edgebert.data.augment), learnt from the teacher's outputs alone."""
+    """Rewritten copies of the train sentences (edgebert.data.augment), learnt from the teacher's outputs alone;
+    a split that can keep its labels through a rewrite (tagged sentences) gives labelled copies instead."""
 
     copies: int = Field(ge=1, le=100, description="rewritten copies of each train sentence")
     mask: float = Field(0.1, ge=0, le=1, description="probability a word becomes [MASK]")
@@ -63,6 +64,13 @@ class Augment(_Config):
         False,
         description="copy only the train sentences no longer train sentence contains (SST-2's train holds every "
         "phrase of its sentences; a dataset of whole sentences is unaffected)",
+    )
+    mentions: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="token classification: probability each entity mention in a copy becomes another train mention "
+        "of its type; tagged copies keep their tags and train the task loss too (Dai and Adel 2020)",
     )
     swap: bool = Field(
         False,

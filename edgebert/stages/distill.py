@@ -97,7 +97,8 @@ def run_distill(task: Task, cfg: DistillConfig, data: Dataset, teacher_dir: Path
 def training_set(task: Task, tokenizer, data: Dataset, cfg: FromTeacher, ctx, field: str) -> Encoded:
     """The train split (its first `max_train_samples`), then the `unlabelled` sentences and the `augment`ed copies
     of the train sentences, which the student learns from the teacher's outputs alone (the task encodes them with
-    labels its task loss skips). Repeated sentences, and those the train split already holds, are shown once."""
+    labels its task loss skips). Repeated sentences, and those the train split already holds, are shown once. A
+    split whose rewrites keep their labels (tagged sentences: `rewritten`) gives labelled copies instead."""
     from edgebert.data.augment import augment, whole_sentences
     from edgebert.data.texts import read_texts
     from edgebert.training.loop import Encoded
@@ -105,11 +106,17 @@ def training_set(task: Task, tokenizer, data: Dataset, cfg: FromTeacher, ctx, fi
     max_length = ctx.recipe.data.max_length
     train = data.train.head(cfg.max_train_samples)
     labelled = task.encode(tokenizer, train, data, max_length)
-    if not cfg.unlabelled and not cfg.augment:
+    rewrite, text_copies = getattr(train, "rewritten", None), cfg.augment
+    if cfg.augment and rewrite is not None:
+        copies = rewrite(cfg.augment, tokenizer.mask_token)
+        ctx.reporter.info(f"  {field}: {len(copies):,} rewritten copies of the train sentences, labels kept")
+        labelled = Encoded(labelled.features + task.encode(tokenizer, copies, data, max_length).features)
+        text_copies = None
+    if not cfg.unlabelled and not text_copies:
         return labelled
     texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled") if cfg.unlabelled else []
-    if cfg.augment:
-        a = cfg.augment
+    if text_copies:
+        a = text_copies
         source = train.examples
         if a.whole_only and source and isinstance(source[0], str):  # pairs are whole as they are
             source = whole_sentences(source)
@@ -118,7 +125,7 @@ def training_set(task: Task, tokenizer, data: Dataset, cfg: FromTeacher, ctx, fi
     seen = set(train.examples)
     texts = [t for t in dict.fromkeys(t for t in texts if t) if t not in seen]
     kind = "labelled" if task.LABELLED else "corpus"
-    what = " and augmented" if cfg.augment else ""
+    what = " and augmented" if text_copies else ""
     ctx.reporter.info(f"  {field}: {len(labelled):,} {kind} and {len(texts):,} unlabelled{what} sentences")
     if not texts:  # every one of them is a train sentence
         return labelled

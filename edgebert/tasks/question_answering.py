@@ -56,8 +56,9 @@ def read_data(cfg, resolve) -> QADataset:
 
 
 def check_recipe(recipe) -> None:
-    from edgebert.recipe.checks import no_single_file, no_unlabelled
+    from edgebert.recipe.checks import no_mentions, no_single_file, no_unlabelled
 
+    no_mentions(recipe)
     no_unlabelled(recipe, "every example is a (question, context) pair", "augment rewrites the train pairs instead")
     no_single_file(recipe, "an answer's character offsets need the tokenizer outside the graph")
     data = recipe.data

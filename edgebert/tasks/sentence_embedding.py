@@ -306,6 +306,9 @@ def metrics(outputs: dict, split: PairSplit, dataset: EmbeddingDataset, seed: in
 
 
 def check_recipe(recipe) -> None:
+    from edgebert.recipe.checks import no_mentions
+
+    no_mentions(recipe)
     if recipe.teacher.finetune is not None:
         raise ValueError(
             "teacher.finetune: a sentence-embedding teacher is used as it is (there is no head to train); "

@@ -46,8 +46,9 @@ def read_data(cfg, resolve) -> Dataset:
 
 def check_recipe(recipe) -> None:
     """Sentence pairs (data.text_pair) cannot use single-sentence sections (edgebert.recipe.checks)."""
-    from edgebert.recipe.checks import pair_sections
+    from edgebert.recipe.checks import no_mentions, pair_sections
 
+    no_mentions(recipe)
     if recipe.data.text_pair is not None:
         pair_sections(recipe)
 

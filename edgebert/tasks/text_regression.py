@@ -61,8 +61,9 @@ def read_data(cfg, resolve) -> Dataset:
 
 
 def check_recipe(recipe) -> None:
-    from edgebert.recipe.checks import no_single_file, pair_sections
+    from edgebert.recipe.checks import no_mentions, no_single_file, pair_sections
 
+    no_mentions(recipe)
     if recipe.data.text_pair is not None:
         pair_sections(recipe)
     no_single_file(recipe, "the single-file model returns labels, not a regressor's score")
