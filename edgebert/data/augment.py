@@ -92,7 +92,7 @@ def rewrite_tagged(
     tags: list[list[str]],
     copies: int,
     seed: int = 0,
-    mentions: float = 0.5,
+    mentions: float = 0.0,
     mask: float = 0.1,
     replace: float = 0.1,
     mask_token: str | None = "[MASK]",
@@ -105,7 +105,7 @@ def rewrite_tagged(
     kept. No n-gram is cut out: it could split a mention. A copy the same as its sentence is left out.
 
     >>> w, t = rewrite_tagged([["Smith", "visited", "Paris"], ["New", "York", "won"]],
-    ...                       [["B-PER", "O", "B-LOC"], ["B-LOC", "I-LOC", "O"]], copies=1, seed=0, mask=0, replace=0)
+    ...                       [["B-PER", "O", "B-LOC"], ["B-LOC", "I-LOC", "O"]], 1, mentions=0.5, mask=0, replace=0)
     >>> list(zip(w, t))
     [(['Smith', 'visited', 'New', 'York'], ['B-PER', 'O', 'B-LOC', 'I-LOC'])]
     """
