@@ -106,12 +106,12 @@ def training_set(task: Task, tokenizer, data: Dataset, cfg: FromTeacher, ctx, fi
     max_length = ctx.recipe.data.max_length
     train = data.train.head(cfg.max_train_samples)
     labelled = task.encode(tokenizer, train, data, max_length)
-    rewrite, text_copies = getattr(train, "rewritten", None), cfg.augment
+    rewrite = getattr(train, "rewritten", None)  # tagged sentences: their copies keep the labels
+    text_copies = cfg.augment if rewrite is None else None
     if cfg.augment and rewrite is not None:
         copies = rewrite(cfg.augment, tokenizer.mask_token)
         ctx.reporter.info(f"  {field}: {len(copies):,} rewritten copies of the train sentences, labels kept")
         labelled = Encoded(labelled.features + task.encode(tokenizer, copies, data, max_length).features)
-        text_copies = None
     if not cfg.unlabelled and not text_copies:
         return labelled
     texts = read_texts(cfg.unlabelled, ctx.recipe.path, f"{field}.unlabelled") if cfg.unlabelled else []
